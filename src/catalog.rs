@@ -1,0 +1,1 @@
+//! Default catalogues and templates loaded from `mappings/`.

@@ -1,0 +1,12 @@
+//! titanbridge: connects a smart-home HVAC membership platform to contractors on ServiceTitan.
+//!
+//! Layout (see README "Architecture"):
+//! - `domain`: pure rules (onboarding state machine, mapping validation, credits, reminders, slots)
+//! - `store`: the only module that touches the database
+//! - `servicetitan`: the ServiceTitan API client; `sandbox`: the built-in ServiceTitan simulator
+//! - `sync`: durable task queue, workers, pollers; `web`: actix-web pages and JSON API
+//! - `mail`: outgoing email; `catalog`: the data files under `mappings/`
+pub mod catalog;
+pub mod domain;
+pub mod sandbox;
+pub mod servicetitan;
