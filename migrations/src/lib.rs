@@ -1,1 +1,43 @@
+//! Schema migrations for titanbridge. Every migration runs on SQLite and PostgreSQL and can be
+//! rolled back.
 pub use sea_orm_migration::prelude::*;
+
+mod m0001_accounts_and_onboarding;
+mod m0002_mappings_and_members;
+mod m0003_sync;
+
+/// All migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_accounts_and_onboarding::Migration),
+            Box::new(m0002_mappings_and_members::Migration),
+            Box::new(m0003_sync::Migration),
+        ]
+    }
+}
+
+/// Creates a (possibly unique) index with a stable name.
+pub(crate) fn index(table: &str, name: &str, cols: &[&str], unique: bool) -> IndexCreateStatement {
+    let mut idx = Index::create();
+    idx.name(name).table(Alias::new(table));
+    for c in cols {
+        idx.col(Alias::new(*c));
+    }
+    if unique {
+        idx.unique();
+    }
+    idx.to_owned()
+}
+
+/// A foreign key that deletes children with their parent.
+pub(crate) fn fk(from_table: &str, from_col: &str, to_table: &str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(Alias::new(from_table), Alias::new(from_col))
+        .to(Alias::new(to_table), Alias::new("id"))
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
