@@ -250,7 +250,10 @@ impl Settings {
             }
         }
         if st.rate_limit_per_sec == 0 {
-            return Err(invalid("servicetitan.rate_limit_per_sec", "must be at least 1"));
+            return Err(invalid(
+                "servicetitan.rate_limit_per_sec",
+                "must be at least 1",
+            ));
         }
         match self.mail.transport.as_str() {
             "log" | "file" => {}
@@ -326,7 +329,10 @@ fn decode_key(key: &SecretString, min_len: usize, name: &str) -> Result<Vec<u8>,
     if bytes.len() < min_len {
         return Err(invalid(
             name,
-            format!("must decode to at least {min_len} bytes (got {})", bytes.len()),
+            format!(
+                "must decode to at least {min_len} bytes (got {})",
+                bytes.len()
+            ),
         ));
     }
     Ok(bytes)
@@ -381,7 +387,12 @@ mod tests {
     fn smtp_requires_url() {
         let mut s = Settings::default();
         s.mail.transport = "smtp".into();
-        assert!(s.validate().unwrap_err().to_string().contains("mail.smtp_url"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("mail.smtp_url")
+        );
     }
 
     #[test]

@@ -6,7 +6,15 @@
 //! - `servicetitan`: the ServiceTitan API client; `sandbox`: the built-in ServiceTitan simulator
 //! - `sync`: durable task queue, workers, pollers; `web`: actix-web pages and JSON API
 //! - `mail`: outgoing email; `catalog`: the data files under `mappings/`
+//! - `startup`: builds the application once for `main` and for tests
 pub mod catalog;
+pub mod config;
+pub mod crypto;
 pub mod domain;
+pub mod metrics;
 pub mod sandbox;
 pub mod servicetitan;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

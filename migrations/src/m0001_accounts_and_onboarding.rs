@@ -70,8 +70,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("integrations", "ix_integrations_state", &["state"], false))
-            .await?;
+        m.create_index(index(
+            "integrations",
+            "ix_integrations_state",
+            &["state"],
+            false,
+        ))
+        .await?;
         m.create_table(
             Table::create()
                 .table("integration_events")
@@ -85,7 +90,11 @@ impl MigrationTrait for Migration {
                 .col(string("to_state"))
                 .col(text_null("reason"))
                 .col(timestamp_with_time_zone("created_at"))
-                .foreign_key(&mut fk("integration_events", "integration_id", "integrations"))
+                .foreign_key(&mut fk(
+                    "integration_events",
+                    "integration_id",
+                    "integrations",
+                ))
                 .to_owned(),
         )
         .await?;

@@ -43,7 +43,11 @@ impl MigrationTrait for Migration {
                 .col(big_integer("job_type_id"))
                 .col(string("job_type_name"))
                 .col(timestamp_with_time_zone("updated_at"))
-                .foreign_key(&mut fk("job_type_mappings", "integration_id", "integrations"))
+                .foreign_key(&mut fk(
+                    "job_type_mappings",
+                    "integration_id",
+                    "integrations",
+                ))
                 .to_owned(),
         )
         .await?;
@@ -63,7 +67,11 @@ impl MigrationTrait for Migration {
                 .col(string("code"))
                 .col(string("name"))
                 .col(timestamp_with_time_zone("created_at"))
-                .foreign_key(&mut fk("eligible_services", "integration_id", "integrations"))
+                .foreign_key(&mut fk(
+                    "eligible_services",
+                    "integration_id",
+                    "integrations",
+                ))
                 .to_owned(),
         )
         .await?;

@@ -1,0 +1,120 @@
+//! Builds the application once, for `main` and for tests (random port, own database).
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::{ConfigError, Settings};
+use crate::crypto::SecretBox;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Shared state every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub metrics: Metrics,
+    pub secrets: SecretBox,
+}
+
+impl AppState {
+    /// Connects the database (migrating when configured) and builds the shared services.
+    pub async fn build(settings: Settings, migrate: bool) -> Result<AppState, StartupError> {
+        settings.require_secrets()?;
+        let secrets = SecretBox::new(&settings.encryption_key_bytes()?).map_err(|e| {
+            ConfigError::Invalid {
+                setting: "encryption_key".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        let store = Store::connect(&settings.database_url, None).await?;
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(AppState {
+            settings: Arc::new(settings),
+            store,
+            metrics: Metrics::new(),
+            secrets,
+        })
+    }
+}
+
+/// A bound, not yet running web server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `settings.bind` (port 0 picks a free port) and builds the server.
+    pub async fn build(state: AppState) -> Result<Application, StartupError> {
+        let addr = state.settings.bind.clone();
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .port();
+        let data = web::Data::new(state.clone());
+        let metrics = web::Data::new(state.metrics.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(metrics.clone())
+                .app_data(crate::web::error::json_config())
+                .app_data(crate::web::error::query_config())
+                .app_data(crate::web::error::form_config())
+                .wrap(from_fn(crate::web::middleware::record_metrics))
+                .wrap(TracingLogger::default())
+                .configure(crate::web::health::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: format!("port {port}"),
+            source,
+        })?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use its store).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is told to stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,40 @@
+//! `integrations` rows.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "integrations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub partner_id: i64,
+    pub tenant_id: Option<i64>,
+    pub environment: String,
+    pub state: String,
+    pub client_id: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub client_secret_enc: Option<String>,
+    pub tag_type_id: Option<i64>,
+    pub tag_type_name: Option<String>,
+    pub credit_field_type_id: Option<i64>,
+    pub credit_field_name: Option<String>,
+    pub campaign_id: Option<i64>,
+    pub campaign_name: Option<String>,
+    pub capacity_enabled: bool,
+    pub capacity_mode: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub state_reason: Option<String>,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub last_sync_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    pub backfill_total: i64,
+    pub backfill_done: i64,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,22 @@
+//! sea-orm entities, one per table (see `migrations/`).
+pub mod api_idempotency;
+pub mod booking;
+pub mod credit_entry;
+pub mod device;
+pub mod eligible_service;
+pub mod external_link;
+pub mod inbound_seen;
+pub mod integration;
+pub mod integration_event;
+pub mod job_type_mapping;
+pub mod member;
+pub mod outbound_email;
+pub mod partner;
+pub mod plan_mapping;
+pub mod reminder;
+pub mod reminder_note;
+pub mod service_location;
+pub mod setup_token;
+pub mod sync_cursor;
+pub mod sync_task;
+pub mod user;

@@ -1,0 +1,20 @@
+//! `sync_cursors` rows.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sync_cursors")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub integration_id: i64,
+    pub stream: String,
+    pub watermark: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub continue_from: Option<String>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,191 @@
+//! The one mapping from errors to HTTP responses for the JSON API.
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every error a JSON endpoint can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("invalid input: {}", summarize(.0))]
+    Validation(Vec<FieldError>),
+    #[error("sign in required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        allowed: Vec<String>,
+    },
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("ServiceTitan: {0}")]
+    Upstream(String),
+    #[error("internal error (request logged)")]
+    Internal(String),
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// Converts `validator` errors into field errors.
+    pub fn from_validator(errs: validator::ValidationErrors) -> ApiError {
+        let mut out = Vec::new();
+        for (field, list) in errs.field_errors() {
+            for e in list {
+                out.push(FieldError {
+                    field: field.to_string(),
+                    message: e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("is invalid ({})", e.code)),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.field.cmp(&b.field));
+        ApiError::Validation(out)
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::Validation(_) => "validation",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Upstream(_) => "upstream",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed: Option<&'a [String]>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let body = Body {
+            error: Inner {
+                code: self.code(),
+                message: self.to_string(),
+                fields: match self {
+                    ApiError::Validation(f) => Some(f),
+                    _ => None,
+                },
+                allowed: match self {
+                    ApiError::Conflict { allowed, .. } => Some(allowed),
+                    _ => None,
+                },
+            },
+        };
+        let mut resp = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            resp.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        resp.json(body)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what.to_owned()),
+            StoreError::Conflict(msg) => ApiError::Conflict {
+                message: msg,
+                allowed: vec![],
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Answers malformed JSON bodies with a 400 that says what was wrong, never a bare 500.
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(1 << 20)
+        .error_handler(|err, _req| {
+            ApiError::BadRequest {
+                message: format!("invalid JSON body: {err}"),
+            }
+            .into()
+        })
+}
+
+/// Answers malformed query strings with a 400 naming the problem.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::BadRequest {
+            message: format!("invalid query string: {err}"),
+        }
+        .into()
+    })
+}
+
+/// Answers malformed form posts with a 400 naming the problem.
+pub fn form_config() -> actix_web::web::FormConfig {
+    actix_web::web::FormConfig::default().error_handler(|err, _req| {
+        ApiError::BadRequest {
+            message: format!("invalid form: {err}"),
+        }
+        .into()
+    })
+}
