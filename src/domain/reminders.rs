@@ -253,6 +253,8 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
     let mut out = Vec::new();
     let mut rest = template;
     let mut offset = 0;
+    // Errors report a character position (templates may hold non-ASCII text).
+    let at = |byte: usize| template[..byte].chars().count();
     while !rest.is_empty() {
         let Some(i) = rest.find(['{', '}']) else {
             out.push(Piece::Text(rest));
@@ -267,11 +269,11 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
             continue;
         }
         if brace == "}" {
-            return Err(TemplateError::Unmatched(offset + i));
+            return Err(TemplateError::Unmatched(at(offset + i)));
         }
         let close = rest[i + 1..]
             .find('}')
-            .ok_or(TemplateError::Unclosed(offset + i))?;
+            .ok_or_else(|| TemplateError::Unclosed(at(offset + i)))?;
         let name = &rest[i + 1..i + 1 + close];
         if name.is_empty()
             || !name
@@ -487,6 +489,7 @@ mod tests {
             Err(TemplateError::BadName("Since".into()))
         );
         assert_eq!(render("no vars", &vars), Ok("no vars".to_owned()));
+        assert_eq!(render("é {x", &vars), Err(TemplateError::Unclosed(2)));
     }
 
     #[test]
