@@ -241,6 +241,17 @@ impl SandboxState {
             .map_or(0, |c| c.token_requests)
     }
 
+    /// Access tokens currently issued to `client_id` (lets tests assert tokens never leak).
+    pub fn tokens_for(&self, client_id: &str) -> Vec<String> {
+        self.inner
+            .tokens
+            .lock()
+            .iter()
+            .filter(|(_, (c, _))| c == client_id)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
     pub(crate) fn app_key_ok(&self, key: Option<&str>) -> bool {
         key == Some(self.inner.app_key.as_str())
     }
