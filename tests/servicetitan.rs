@@ -26,11 +26,23 @@ async fn token_is_reused_then_refreshed_after_expiry() {
     let (st, tc) = client(&h, 60);
     ok(tc.verify().await);
     ok(tc.verify().await);
-    assert_eq!(h.state.token_requests(CLIENT_ID), 1, "second call reuses the token");
+    assert_eq!(
+        h.state.token_requests(CLIENT_ID),
+        1,
+        "second call reuses the token"
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     ok(tc.verify().await);
-    assert_eq!(h.state.token_requests(CLIENT_ID), 2, "expired token is refreshed");
-    assert_eq!(st.stats().refreshes_after_401, 0, "refreshed before expiry, not after a 401");
+    assert_eq!(
+        h.state.token_requests(CLIENT_ID),
+        2,
+        "expired token is refreshed"
+    );
+    assert_eq!(
+        st.stats().refreshes_after_401,
+        0,
+        "refreshed before expiry, not after a 401"
+    );
     h.stop().await;
 }
 
@@ -56,8 +68,16 @@ async fn a_persistent_401_is_not_retried_in_a_loop() {
     });
     let err = tc.verify().await.err();
     assert!(matches!(err, Some(Error::Unauthorized(_))), "{err:?}");
-    assert_eq!(h.state.token_requests(CLIENT_ID), 2, "initial token + exactly one refresh");
-    assert_eq!(h.state.call_counts(TENANT).map(|c| c.0), Some(2), "two attempts, no loop");
+    assert_eq!(
+        h.state.token_requests(CLIENT_ID),
+        2,
+        "initial token + exactly one refresh"
+    );
+    assert_eq!(
+        h.state.call_counts(TENANT).map(|c| c.0),
+        Some(2),
+        "two attempts, no loop"
+    );
     assert_eq!(st.stats().calls, 2);
     h.stop().await;
 }
@@ -84,7 +104,9 @@ async fn paging_streams_10000_records_without_loss_or_duplicates() {
         "20 pages of 500"
     );
 
-    let page = ok(tc.jobs_page(&ListQuery::new().page_size(3000).include_total(), 4).await);
+    let page = ok(tc
+        .jobs_page(&ListQuery::new().page_size(3000).include_total(), 4)
+        .await);
     assert_eq!(page.total_count, Some(10_000));
     assert_eq!(page.data.len(), 1_000);
     assert!(!page.has_more);
@@ -109,7 +131,10 @@ async fn rate_limit_429s_with_retry_after_are_honoured() {
     }
     let stats = st.stats();
     assert!(stats.rate_limited > 0, "{stats:?}");
-    assert_eq!(h.state.call_counts(TENANT).map(|c| c.1), Some(stats.rate_limited));
+    assert_eq!(
+        h.state.call_counts(TENANT).map(|c| c.1),
+        Some(stats.rate_limited)
+    );
     h.stop().await;
 
     // An injected 429 with Retry-After: 1 delays the retry by at least a second.
@@ -119,7 +144,10 @@ async fn rate_limit_429s_with_retry_after_are_honoured() {
     h.state.fail_next(429, 1);
     let started = Instant::now();
     ok(tc.verify().await);
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
     assert_eq!(st.stats().rate_limited, 1);
     assert_eq!(st.stats().retries, 1);
     h.stop().await;
@@ -144,12 +172,20 @@ async fn bad_request_surfaces_the_server_message_without_retry() {
     let h = sandbox(SandboxConfig::default()).await;
     let (st, tc) = client(&h, 60);
     let err = tc.create_customer(&NewCustomer::default()).await.err();
-    let Some(Error::Api { status, title, errors }) = &err else {
+    let Some(Error::Api {
+        status,
+        title,
+        errors,
+    }) = &err
+    else {
         panic!("expected an API error, got {err:?}");
     };
     assert_eq!(*status, 400);
     assert_eq!(title, "One or more validation errors occurred.");
-    assert_eq!(errors.get("Name"), Some(&vec!["The Name field is required.".to_owned()]));
+    assert_eq!(
+        errors.get("Name"),
+        Some(&vec!["The Name field is required.".to_owned()])
+    );
     let text = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(text.contains("Name: The Name field is required."), "{text}");
     assert_eq!(st.stats().retries, 0);
@@ -162,9 +198,17 @@ async fn tenant_not_granted_is_forbidden_and_unknown_tenant_is_not_found() {
     h.state.add_tenant(777, "other-client", "other-secret");
     let st = ServiceTitan::new(client_config(60));
     let creds = || Credentials::new(CLIENT_ID, CLIENT_SECRET);
-    let err = st.tenant(h.environment(), 777, creds()).verify().await.err();
+    let err = st
+        .tenant(h.environment(), 777, creds())
+        .verify()
+        .await
+        .err();
     assert!(matches!(err, Some(Error::Forbidden(_))), "{err:?}");
-    let err = st.tenant(h.environment(), 999_999, creds()).verify().await.err();
+    let err = st
+        .tenant(h.environment(), 999_999, creds())
+        .verify()
+        .await
+        .err();
     assert!(matches!(err, Some(Error::NotFound(_))), "{err:?}");
     h.stop().await;
 }
@@ -173,16 +217,31 @@ async fn tenant_not_granted_is_forbidden_and_unknown_tenant_is_not_found() {
 async fn wrong_secret_or_app_key_is_reported_clearly() {
     let h = sandbox(SandboxConfig::default()).await;
     let st = ServiceTitan::new(client_config(60));
-    let tc = st.tenant(h.environment(), TENANT, Credentials::new(CLIENT_ID, "wrong"));
+    let tc = st.tenant(
+        h.environment(),
+        TENANT,
+        Credentials::new(CLIENT_ID, "wrong"),
+    );
     let err = tc.verify().await.err();
     assert!(matches!(err, Some(Error::InvalidCredentials)), "{err:?}");
-    assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("Client Secret"));
+    assert!(
+        err.map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("Client Secret")
+    );
 
     let mut cfg = client_config(60);
     cfg.app_key = "not-our-key".into();
-    let tc = ServiceTitan::new(cfg).tenant(h.environment(), TENANT, Credentials::new(CLIENT_ID, CLIENT_SECRET));
+    let tc = ServiceTitan::new(cfg).tenant(
+        h.environment(),
+        TENANT,
+        Credentials::new(CLIENT_ID, CLIENT_SECRET),
+    );
     let err = tc.verify().await.err();
-    assert!(matches!(&err, Some(Error::Forbidden(m)) if m.contains("ST-App-Key")), "{err:?}");
+    assert!(
+        matches!(&err, Some(Error::Forbidden(m)) if m.contains("ST-App-Key")),
+        "{err:?}"
+    );
     h.stop().await;
 }
 
@@ -202,12 +261,20 @@ async fn concurrent_callers_share_one_token_refresh() {
     for r in run(40).await {
         ok(ok(r));
     }
-    assert_eq!(h.state.token_requests(CLIENT_ID), 1, "one token for 40 concurrent first calls");
+    assert_eq!(
+        h.state.token_requests(CLIENT_ID),
+        1,
+        "one token for 40 concurrent first calls"
+    );
     h.state.expire_tokens();
     for r in run(30).await {
         ok(ok(r));
     }
-    assert_eq!(h.state.token_requests(CLIENT_ID), 2, "30 concurrent 401s cause one refresh");
+    assert_eq!(
+        h.state.token_requests(CLIENT_ID),
+        2,
+        "30 concurrent 401s cause one refresh"
+    );
     assert!(st.stats().refreshes_after_401 >= 1);
     h.stop().await;
 }
@@ -246,18 +313,29 @@ async fn logs_never_contain_the_secret_or_the_token() {
     tokens.extend(h.state.tokens_for(CLIENT_ID));
     let bad = ServiceTitan::new(client_config(60));
     let _ = bad
-        .tenant(h.environment(), TENANT, Credentials::new(CLIENT_ID, "another-secret-zz"))
+        .tenant(
+            h.environment(),
+            TENANT,
+            Credentials::new(CLIENT_ID, "another-secret-zz"),
+        )
         .verify()
         .await;
-    let logs = String::from_utf8_lossy(&buf.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned();
-    assert!(logs.contains("servicetitan call"), "logs were captured: {logs}");
+    let logs =
+        String::from_utf8_lossy(&buf.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned();
+    assert!(
+        logs.contains("servicetitan call"),
+        "logs were captured: {logs}"
+    );
     assert!(logs.contains("will be retried"), "retry was logged");
     assert_eq!(tokens.len(), 2);
     for secret in [CLIENT_SECRET, "another-secret-zz", APP_KEY]
         .into_iter()
         .chain(tokens.iter().map(String::as_str))
     {
-        assert!(!logs.contains(secret), "a secret or token leaked into the logs");
+        assert!(
+            !logs.contains(secret),
+            "a secret or token leaked into the logs"
+        );
     }
     drop(_guard);
     h.stop().await;
@@ -291,28 +369,52 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         .customers(ListQuery::new().external_data(GUID, "memberId", &["m-42"]))
         .try_collect()
         .await);
-    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), vec![customer.id]);
-    let locations: Vec<Location> = ok(tc.locations(ListQuery::new().customer_id(customer.id)).try_collect().await);
+    assert_eq!(
+        found.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![customer.id]
+    );
+    let locations: Vec<Location> = ok(tc
+        .locations(ListQuery::new().customer_id(customer.id))
+        .try_collect()
+        .await);
     assert_eq!(locations.len(), 1);
     let location = &locations[0];
 
-    let fields: Vec<CustomFieldType> = ok(tc.location_custom_field_types(ListQuery::new()).try_collect().await);
-    let credits = fields.iter().find(|f| f.name == "Comfort Credits").map(|f| f.id).unwrap_or_default();
+    let fields: Vec<CustomFieldType> = ok(tc
+        .location_custom_field_types(ListQuery::new())
+        .try_collect()
+        .await);
+    let credits = fields
+        .iter()
+        .find(|f| f.name == "Comfort Credits")
+        .map(|f| f.id)
+        .unwrap_or_default();
     let patch = LocationPatch {
         custom_fields: Some(vec![CustomFieldValue::new(credits, "120")]),
         ..LocationPatch::default()
     };
     ok(tc.patch_location(location.id, &patch).await);
     let snap = h.state.snapshot(TENANT);
-    assert_eq!(snap.as_ref().and_then(|s| s.location_custom_field(location.id, credits)), Some("120"));
+    assert_eq!(
+        snap.as_ref()
+            .and_then(|s| s.location_custom_field(location.id, credits)),
+        Some("120")
+    );
 
     let tags: Vec<TagType> = ok(tc.tag_types(ListQuery::new()).try_collect().await);
-    let smart = tags.iter().find(|t| t.name == "SmartAC.com").map(|t| t.id).unwrap_or_default();
+    let smart = tags
+        .iter()
+        .find(|t| t.name == "SmartAC.com")
+        .map(|t| t.id)
+        .unwrap_or_default();
     ok(tc.add_customer_tag(customer.id, smart).await);
     assert_eq!(ok(tc.customer(customer.id).await).tag_type_ids, vec![smart]);
 
     let day = (Utc::now() + Days::days(2)).date_naive();
-    let from = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
+    let from = day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
     let req = CapacityRequest {
         starts_on_or_after: from,
         ends_on_or_before: from + Days::days(1),
@@ -346,17 +448,41 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         })
         .await);
     let after = ok(tc.capacity(&req).await);
-    let slot_after = after.availabilities.iter().find(|a| a.start == slot.start).cloned().unwrap_or_default();
-    assert_eq!(slot_after.open_availability, slot.open_availability - 1.0, "booking used capacity");
+    let slot_after = after
+        .availabilities
+        .iter()
+        .find(|a| a.start == slot.start)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        slot_after.open_availability,
+        slot.open_availability - 1.0,
+        "booking used capacity"
+    );
 
-    ok(tc.create_job_note(job.id, &NewNote { text: "hello [ref:1]".into(), pin_to_top: false }).await);
+    ok(tc
+        .create_job_note(
+            job.id,
+            &NewNote {
+                text: "hello [ref:1]".into(),
+                pin_to_top: false,
+            },
+        )
+        .await);
     let notes = ok(tc.job_notes(job.id).await);
-    assert_eq!(notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), vec!["hello [ref:1]"]);
+    assert_eq!(
+        notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+        vec!["hello [ref:1]"]
+    );
     let tagged = ok(tc.add_job_tag(job.id, 3002).await);
     assert_eq!(tagged.tag_type_ids, vec![smart, 3002]);
 
     let types: Vec<MembershipType> = ok(tc.membership_types(ListQuery::new()).try_collect().await);
-    let silver = types.iter().find(|t| t.name == "Comfort Club Silver").cloned().unwrap_or_default();
+    let silver = types
+        .iter()
+        .find(|t| t.name == "Comfort Club Silver")
+        .cloned()
+        .unwrap_or_default();
     let billing = ok(tc.membership_duration_billing_items(silver.id).await);
     let membership = ok(tc
         .sell_membership(&MembershipSale {
@@ -373,10 +499,25 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
     let since = Utc::now() - Days::seconds(1);
     let report = h.state.generate_activity(TENANT, 10).unwrap_or_default();
     assert!(report.completed_job_ids.contains(&job.id));
-    let changed: Vec<Job> = ok(tc.jobs(ListQuery::new().modified_on_or_after(since).job_status("Completed")).try_collect().await);
+    let changed: Vec<Job> = ok(tc
+        .jobs(
+            ListQuery::new()
+                .modified_on_or_after(since)
+                .job_status("Completed"),
+        )
+        .try_collect()
+        .await);
     assert!(changed.iter().any(|j| j.id == job.id));
-    let invoices: Vec<Invoice> = ok(tc.invoices(ListQuery::new().job_id(job.id)).try_collect().await);
+    let invoices: Vec<Invoice> = ok(tc
+        .invoices(ListQuery::new().job_id(job.id))
+        .try_collect()
+        .await);
     assert_eq!(invoices.len(), 1);
-    assert!(invoices[0].items.iter().any(|i| i.kind == "Service" && i.sku_id > 0));
+    assert!(
+        invoices[0]
+            .items
+            .iter()
+            .any(|i| i.kind == "Service" && i.sku_id > 0)
+    );
     h.stop().await;
 }

@@ -33,12 +33,20 @@ pub struct InvoiceLine {
 
 fn sku_name(t: &Tenant, sku: i64) -> (String, Value) {
     if let Some(s) = t.get(res::SERVICES, sku) {
-        return (s["displayName"].as_str().unwrap_or_default().to_owned(), s["code"].clone());
+        return (
+            s["displayName"].as_str().unwrap_or_default().to_owned(),
+            s["code"].clone(),
+        );
     }
     t.materials
         .iter()
         .find(|m| id_of(m) == sku)
-        .map(|m| (m["displayName"].as_str().unwrap_or_default().to_owned(), m["code"].clone()))
+        .map(|m| {
+            (
+                m["displayName"].as_str().unwrap_or_default().to_owned(),
+                m["code"].clone(),
+            )
+        })
         .unwrap_or_else(|| (format!("SKU {sku}"), Value::Null))
 }
 
@@ -90,7 +98,11 @@ fn set_status(t: &mut Tenant, job_id: i64, status: &str) -> bool {
         return false;
     };
     job["jobStatus"] = json!(status);
-    job["completedOn"] = if status == "Completed" { json!(stamp) } else { Value::Null };
+    job["completedOn"] = if status == "Completed" {
+        json!(stamp)
+    } else {
+        Value::Null
+    };
     job["modifiedOn"] = json!(stamp);
     for a in t.coll(res::APPOINTMENTS).values_mut() {
         if a["jobId"].as_i64() == Some(job_id) {
@@ -104,12 +116,21 @@ fn set_status(t: &mut Tenant, job_id: i64, status: &str) -> bool {
 impl SandboxState {
     /// Completes up to `complete_jobs` open jobs (oldest first) and invoices each with one
     /// `Service` line (an active pricebook service, rotating) and one `Material` line.
-    pub fn generate_activity(&self, tenant_id: i64, complete_jobs: usize) -> Option<ActivityReport> {
+    pub fn generate_activity(
+        &self,
+        tenant_id: i64,
+        complete_jobs: usize,
+    ) -> Option<ActivityReport> {
         self.with_tenant(tenant_id, |t| {
             let open: Vec<i64> = t
                 .coll(res::JOBS)
                 .values()
-                .filter(|j| matches!(j["jobStatus"].as_str(), Some("Scheduled" | "Dispatched" | "InProgress")))
+                .filter(|j| {
+                    matches!(
+                        j["jobStatus"].as_str(),
+                        Some("Scheduled" | "Dispatched" | "InProgress")
+                    )
+                })
                 .map(id_of)
                 .take(complete_jobs)
                 .collect();
@@ -119,7 +140,10 @@ impl SandboxState {
                 .filter(|s| s["active"] == json!(true))
                 .map(|s| (id_of(s), s["price"].as_f64().unwrap_or(0.0)))
                 .collect();
-            let material = t.materials.first().map(|m| (id_of(m), m["price"].as_f64().unwrap_or(0.0)));
+            let material = t
+                .materials
+                .first()
+                .map(|m| (id_of(m), m["price"].as_f64().unwrap_or(0.0)));
             let mut report = ActivityReport::default();
             for (i, job_id) in open.into_iter().enumerate() {
                 set_status(t, job_id, "Completed");
@@ -127,10 +151,20 @@ impl SandboxState {
                 let mut lines = Vec::new();
                 if !services.is_empty() {
                     let (sku, price) = services[i % services.len()];
-                    lines.push(InvoiceLine { sku_id: sku, kind: "Service".into(), quantity: 1.0, price });
+                    lines.push(InvoiceLine {
+                        sku_id: sku,
+                        kind: "Service".into(),
+                        quantity: 1.0,
+                        price,
+                    });
                 }
                 if let Some((sku, price)) = material {
-                    lines.push(InvoiceLine { sku_id: sku, kind: "Material".into(), quantity: 2.0, price });
+                    lines.push(InvoiceLine {
+                        sku_id: sku,
+                        kind: "Material".into(),
+                        quantity: 2.0,
+                        price,
+                    });
                 }
                 if let Some(iid) = invoice_for(t, job_id, &lines) {
                     report.invoice_ids.push(iid);
@@ -142,7 +176,8 @@ impl SandboxState {
 
     /// Adds an invoice with exactly these lines to a job; `None` if tenant or job is unknown.
     pub fn add_invoice(&self, tenant_id: i64, job_id: i64, lines: &[InvoiceLine]) -> Option<i64> {
-        self.with_tenant(tenant_id, |t| invoice_for(t, job_id, lines)).flatten()
+        self.with_tenant(tenant_id, |t| invoice_for(t, job_id, lines))
+            .flatten()
     }
 
     /// Sets a job's status (and its appointments'), bumping `modifiedOn`.

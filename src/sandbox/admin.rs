@@ -16,7 +16,8 @@ fn bad(msg: impl Into<String>) -> HttpResponse {
 }
 
 fn unknown_tenant(t: i64) -> HttpResponse {
-    HttpResponse::NotFound().json(json!({"title": format!("Tenant {t} was not found."), "status": 404}))
+    HttpResponse::NotFound()
+        .json(json!({"title": format!("Tenant {t} was not found."), "status": 404}))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +91,10 @@ struct Ttl {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_sandbox")
-            .route("/health", web::get().to(|| async { HttpResponse::Ok().json(json!({"ok": true})) }))
+            .route(
+                "/health",
+                web::get().to(|| async { HttpResponse::Ok().json(json!({"ok": true})) }),
+            )
             .route("/tenants", web::post().to(add_tenant))
             .route("/tenants/{t}", web::get().to(snapshot))
             .route("/tenants/{t}/activity", web::post().to(activity))
@@ -126,7 +130,11 @@ async fn snapshot(state: State, t: web::Path<i64>) -> HttpResponse {
     }
 }
 
-async fn activity(state: State, t: web::Path<i64>, body: Option<web::Json<Activity>>) -> HttpResponse {
+async fn activity(
+    state: State,
+    t: web::Path<i64>,
+    body: Option<web::Json<Activity>>,
+) -> HttpResponse {
     let t = t.into_inner();
     let n = body.map_or(5, |b| b.complete_jobs);
     match state.generate_activity(t, n) {
@@ -160,7 +168,11 @@ async fn add_invoice(state: State, t: web::Path<i64>, body: web::Json<NewInvoice
     }
 }
 
-async fn job_status(state: State, p: web::Path<(i64, i64)>, body: web::Json<JobStatus>) -> HttpResponse {
+async fn job_status(
+    state: State,
+    p: web::Path<(i64, i64)>,
+    body: web::Json<JobStatus>,
+) -> HttpResponse {
     let (t, job) = p.into_inner();
     if state.set_job_status(t, job, &body.status) {
         HttpResponse::Ok().json(json!({"jobId": job, "jobStatus": body.status}))

@@ -72,9 +72,13 @@ impl FaultsJson {
     pub fn into_faults(self) -> Result<Faults, String> {
         let mut rates = BTreeMap::new();
         for (k, v) in self.error_rates {
-            let status: u16 = k.parse().map_err(|_| format!("'{k}' is not an HTTP status"))?;
+            let status: u16 = k
+                .parse()
+                .map_err(|_| format!("'{k}' is not an HTTP status"))?;
             if !(400..600).contains(&status) || !(0.0..=1.0).contains(&v) {
-                return Err(format!("error rate {k}={v} must be a 4xx/5xx status with a rate in 0..=1"));
+                return Err(format!(
+                    "error rate {k}={v} must be a 4xx/5xx status with a rate in 0..=1"
+                ));
             }
             rates.insert(status, v);
         }
@@ -95,7 +99,11 @@ impl FaultsJson {
     pub fn from_faults(f: &Faults) -> Self {
         Self {
             latency_ms: f.latency.as_millis() as u64,
-            error_rates: f.error_rates.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            error_rates: f
+                .error_rates
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             outage_seconds: 0,
             outage_until: f.outage_until,
             retry_after_secs: Some(f.retry_after_secs),
@@ -119,12 +127,16 @@ mod tests {
 
     #[test]
     fn json_round_trip_validates() {
-        let j: FaultsJson = serde_json::from_str(r#"{"latencyMs":5,"errorRates":{"500":0.5},"outageSeconds":10}"#)
-            .unwrap_or_default();
+        let j: FaultsJson =
+            serde_json::from_str(r#"{"latencyMs":5,"errorRates":{"500":0.5},"outageSeconds":10}"#)
+                .unwrap_or_default();
         let f = j.into_faults().unwrap_or_default();
         assert_eq!(f.latency, Duration::from_millis(5));
         assert!(f.in_outage());
-        let bad = FaultsJson { error_rates: [("abc".to_owned(), 0.1)].into(), ..FaultsJson::default() };
+        let bad = FaultsJson {
+            error_rates: [("abc".to_owned(), 0.1)].into(),
+            ..FaultsJson::default()
+        };
         assert!(bad.into_faults().is_err());
     }
 }

@@ -17,7 +17,10 @@ fn problem(p: &Problem) -> HttpResponse {
 }
 
 fn outage() -> HttpResponse {
-    problem(&Problem::new(503, "Service Unavailable: the sandbox is in a forced outage."))
+    problem(&Problem::new(
+        503,
+        "Service Unavailable: the sandbox is in a forced outage.",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -40,13 +43,22 @@ pub(crate) async fn token(body: web::Bytes, state: web::Data<SandboxState>) -> H
         HttpResponse::BadRequest().json(json!({"error": error, "error_description": description}))
     };
     let Ok(form) = serde_urlencoded::from_bytes::<TokenForm>(&body) else {
-        return oauth_error("invalid_request", "The body must be application/x-www-form-urlencoded.");
+        return oauth_error(
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded.",
+        );
     };
     if form.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error("unsupported_grant_type", "Only client_credentials is supported.");
+        return oauth_error(
+            "unsupported_grant_type",
+            "Only client_credentials is supported.",
+        );
     }
     let (Some(id), Some(secret)) = (form.client_id, form.client_secret) else {
-        return oauth_error("invalid_client", "client_id and client_secret are required.");
+        return oauth_error(
+            "invalid_client",
+            "client_id and client_secret are required.",
+        );
     };
     match state.issue_token(&id, &secret) {
         Some((token, ttl)) => HttpResponse::Ok().json(json!({
@@ -79,7 +91,10 @@ pub(crate) async fn api(
         tokio::time::sleep(faults.latency).await;
     }
     if !state.app_key_ok(header(&req, "ST-App-Key")) {
-        return problem(&Problem::new(403, "The ST-App-Key header is missing or is not a valid App Key."));
+        return problem(&Problem::new(
+            403,
+            "The ST-App-Key header is missing or is not a valid App Key.",
+        ));
     }
     let token = header(&req, "Authorization").map(|h| {
         let h = h.trim();
@@ -93,7 +108,10 @@ pub(crate) async fn api(
         Access::NoToken => return unauthorized("The Authorization header is missing."),
         Access::BadToken => return unauthorized("The access token is invalid or has expired."),
         Access::UnknownTenant => {
-            return problem(&Problem::new(404, format!("Tenant {tenant_id} was not found.")));
+            return problem(&Problem::new(
+                404,
+                format!("Tenant {tenant_id} was not found."),
+            ));
         }
         Access::NotGranted => {
             return problem(&Problem::new(
@@ -108,20 +126,29 @@ pub(crate) async fn api(
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         return HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", secs.to_string()))
-            .json(Problem::new(429, "Too many requests: the limit is per application per tenant.").body());
+            .json(
+                Problem::new(
+                    429,
+                    "Too many requests: the limit is per application per tenant.",
+                )
+                .body(),
+            );
     }
     if let Some(status) = state.next_scripted().or_else(|| faults.roll()) {
         entry.data.lock().calls += 1;
-        let mut resp = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        let mut resp = HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
         if status == 429 {
             resp.insert_header(("Retry-After", faults.retry_after_secs.to_string()));
         }
         return resp.json(Problem::new(status, format!("Injected fault {status}")).body());
     }
-    let query: HashMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
     let r = Req {
         method: req.method().as_str(),
         module: &module,
@@ -132,11 +159,15 @@ pub(crate) async fn api(
     let reply = {
         let mut t = entry.data.lock();
         t.calls += 1;
-        *t.calls_by_endpoint.entry(routes::endpoint_name(&r)).or_default() += 1;
+        *t.calls_by_endpoint
+            .entry(routes::endpoint_name(&r))
+            .or_default() += 1;
         routes::dispatch(&mut t, &r)
     };
     match reply {
-        Ok((status, v)) => HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v),
+        Ok((status, v)) => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v)
+        }
         Err(p) => problem(&p),
     }
 }

@@ -126,7 +126,12 @@ impl SandboxHandle {
 pub async fn start(bind: &str, cfg: SandboxConfig) -> std::io::Result<SandboxHandle> {
     let listener = std::net::TcpListener::bind(bind)?;
     let addr = listener.local_addr()?;
-    let state = SandboxState::new(&cfg.app_key, cfg.rate_limit_per_sec, cfg.token_ttl, cfg.faults.clone());
+    let state = SandboxState::new(
+        &cfg.app_key,
+        cfg.rate_limit_per_sec,
+        cfg.token_ttl,
+        cfg.faults.clone(),
+    );
     for t in &cfg.tenants {
         state.add_tenant(t.tenant_id, &t.client_id, &t.client_secret);
     }
@@ -137,7 +142,10 @@ pub async fn start(bind: &str, cfg: SandboxConfig) -> std::io::Result<SandboxHan
             .app_data(web::PayloadConfig::new(4 * 1024 * 1024))
             .configure(admin::configure)
             .route("/connect/token", web::post().to(gateway::token))
-            .route("/{module}/v2/tenant/{tenant}/{rest:.*}", web::route().to(gateway::api))
+            .route(
+                "/{module}/v2/tenant/{tenant}/{rest:.*}",
+                web::route().to(gateway::api),
+            )
     })
     .workers(cfg.workers.max(1))
     .disable_signals()
@@ -145,7 +153,11 @@ pub async fn start(bind: &str, cfg: SandboxConfig) -> std::io::Result<SandboxHan
     .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
     Ok(SandboxHandle {
         base_url: format!("http://{host}:{}", addr.port()),
         state,
@@ -160,14 +172,20 @@ pub async fn run_cli(bind: &str, cfg: SandboxConfig) -> std::io::Result<()> {
     let tenants = cfg.tenants.clone();
     let handle = start(bind, cfg).await?;
     println!("ServiceTitan sandbox listening on {}", handle.base_url);
-    println!("  auth URL and API URL: {}   App Key: {app_key}", handle.base_url);
+    println!(
+        "  auth URL and API URL: {}   App Key: {app_key}",
+        handle.base_url
+    );
     for t in &tenants {
         println!(
             "  tenant {}  client id {}  client secret {}",
             t.tenant_id, t.client_id, t.client_secret
         );
     }
-    println!("  admin: {}/_sandbox/… (see docs); Ctrl-C to stop", handle.base_url);
+    println!(
+        "  admin: {}/_sandbox/… (see docs); Ctrl-C to stop",
+        handle.base_url
+    );
     tracing::info!(base_url = %handle.base_url, "sandbox started");
     tokio::signal::ctrl_c().await?;
     handle.stop().await;

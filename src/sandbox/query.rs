@@ -198,24 +198,28 @@ pub(crate) fn envelope<'v>(
     let sort = q.get("sort").map(String::as_str).unwrap_or("");
     let matching = records.filter(|v| filter.matches(v));
     let skip = (page - 1) * size;
-    let (data, has_more, total) = if !include_total
-        && (sort.is_empty() || sort.eq_ignore_ascii_case("+id"))
-    {
-        // Records come in ID order: stream, never materialise the whole set.
-        let mut it = matching;
-        let data: Vec<Value> = it.by_ref().skip(skip).take(size).cloned().collect();
-        let more = it.next().is_some();
-        (data, more, None)
-    } else {
-        let mut all: Vec<&Value> = matching.collect();
-        if !sort.is_empty() {
-            sort_records(&mut all, sort);
-        }
-        let total = all.len();
-        let data: Vec<Value> = all.iter().skip(skip).take(size).map(|v| (*v).clone()).collect();
-        let more = skip + data.len() < total;
-        (data, more, include_total.then_some(total))
-    };
+    let (data, has_more, total) =
+        if !include_total && (sort.is_empty() || sort.eq_ignore_ascii_case("+id")) {
+            // Records come in ID order: stream, never materialise the whole set.
+            let mut it = matching;
+            let data: Vec<Value> = it.by_ref().skip(skip).take(size).cloned().collect();
+            let more = it.next().is_some();
+            (data, more, None)
+        } else {
+            let mut all: Vec<&Value> = matching.collect();
+            if !sort.is_empty() {
+                sort_records(&mut all, sort);
+            }
+            let total = all.len();
+            let data: Vec<Value> = all
+                .iter()
+                .skip(skip)
+                .take(size)
+                .map(|v| (*v).clone())
+                .collect();
+            let more = skip + data.len() < total;
+            (data, more, include_total.then_some(total))
+        };
     Ok(json!({
         "page": page,
         "pageSize": size,
@@ -267,9 +271,18 @@ mod tests {
         let rows: Vec<Value> = (1..=25).map(|i| json!({"id": i})).collect();
         let mut seen = Vec::new();
         for page in 1..=3 {
-            let env = envelope(rows.iter(), &q(&[("page", &page.to_string()), ("pageSize", "10")]))
-                .unwrap_or_else(|e| panic!("{e}"));
-            seen.extend(env["data"].as_array().into_iter().flatten().map(|v| v["id"].clone()));
+            let env = envelope(
+                rows.iter(),
+                &q(&[("page", &page.to_string()), ("pageSize", "10")]),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            seen.extend(
+                env["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v["id"].clone()),
+            );
             assert_eq!(env["hasMore"], json!(page < 3));
         }
         assert_eq!(seen.len(), 25);
@@ -290,12 +303,25 @@ mod tests {
         assert_eq!(count(&[]), 1, "active defaults to true");
         assert_eq!(count(&[("active", "Any")]), 2);
         assert_eq!(count(&[("active", "Any"), ("customerId", "8")]), 1);
-        assert_eq!(count(&[("active", "Any"), ("modifiedOnOrAfter", "2024-01-15T00:00:00Z")]), 1);
         assert_eq!(
-            count(&[("externalDataApplicationGuid", "g"), ("externalDataKey", "k"), ("externalDataValues", "v0,v1")]),
+            count(&[
+                ("active", "Any"),
+                ("modifiedOnOrAfter", "2024-01-15T00:00:00Z")
+            ]),
             1
         );
-        assert_eq!(count(&[("externalDataKey", "k"), ("externalDataValues", "nope")]), 0);
+        assert_eq!(
+            count(&[
+                ("externalDataApplicationGuid", "g"),
+                ("externalDataKey", "k"),
+                ("externalDataValues", "v0,v1")
+            ]),
+            1
+        );
+        assert_eq!(
+            count(&[("externalDataKey", "k"), ("externalDataValues", "nope")]),
+            0
+        );
         assert!(envelope(rows.iter(), &q(&[("modifiedOnOrAfter", "soon")])).is_err());
     }
 }

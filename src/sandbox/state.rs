@@ -98,7 +98,8 @@ impl TenantSnapshot {
 }
 
 fn typed<T: DeserializeOwned>(rows: impl Iterator<Item = Value>) -> Vec<T> {
-    rows.filter_map(|v| serde_json::from_value(v).ok()).collect()
+    rows.filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
 }
 
 /// Outcome of the access checks for one API call.
@@ -157,7 +158,11 @@ impl SandboxState {
     }
 
     /// Runs `f` on a tenant's data.
-    pub(crate) fn with_tenant<R>(&self, tenant_id: i64, f: impl FnOnce(&mut Tenant) -> R) -> Option<R> {
+    pub(crate) fn with_tenant<R>(
+        &self,
+        tenant_id: i64,
+        f: impl FnOnce(&mut Tenant) -> R,
+    ) -> Option<R> {
         let entry = self.entry(tenant_id)?;
         let mut data = entry.data.lock();
         Some(f(&mut data))
@@ -267,7 +272,11 @@ impl SandboxState {
             }
         }
         let ttl = *self.inner.token_ttl.lock();
-        let token = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+        let token = format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
         let mut tokens = self.inner.tokens.lock();
         if tokens.len() > 10_000 {
             let now = Instant::now();

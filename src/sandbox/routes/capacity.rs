@@ -28,7 +28,10 @@ pub(crate) fn capacity(t: &Tenant, b: &Value) -> Reply {
     let from = time(b, "startsOnOrAfter")?;
     let to = time(b, "endsOnOrBefore")?;
     if to <= from || to - from > Duration::days(14) {
-        return Err(Problem::field("endsOnOrBefore", "The window must be positive and at most 14 days."));
+        return Err(Problem::field(
+            "endsOnOrBefore",
+            "The window must be positive and at most 14 days.",
+        ));
     }
     let mut units: BTreeSet<i64> = int_list(b.get("businessUnitIds")).into_iter().collect();
     if units.is_empty() {
@@ -36,7 +39,10 @@ pub(crate) fn capacity(t: &Tenant, b: &Value) -> Reply {
     }
     if let Some(jt) = b.get("jobTypeId").and_then(Value::as_i64) {
         let Some(job_type) = t.get(res::JOB_TYPES, jt) else {
-            return Err(Problem::field("jobTypeId", format!("Job type {jt} does not exist.")));
+            return Err(Problem::field(
+                "jobTypeId",
+                format!("Job type {jt} does not exist."),
+            ));
         };
         let allowed = int_list(job_type.get("businessUnitIds"));
         units.retain(|u| allowed.contains(u));
@@ -78,7 +84,9 @@ pub(crate) fn capacity(t: &Tenant, b: &Value) -> Reply {
                     .iter()
                     .filter(|a| a["businessUnitId"].as_i64() == Some(*bu))
                     .filter(|a| {
-                        a["start"].as_str().is_some_and(|st| st >= s_ts.as_str() && st < e_ts.as_str())
+                        a["start"]
+                            .as_str()
+                            .is_some_and(|st| st >= s_ts.as_str() && st < e_ts.as_str())
                     })
                     .count() as i64;
                 let open = (total - booked).max(0);

@@ -26,9 +26,15 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
             let cid = exists(t, res::CUSTOMERS, "Customer", cid)?;
             let tag = id(tag)?;
             if t.get(res::TAG_TYPES, tag).is_none() {
-                return Err(Problem::field("tagTypeId", format!("Tag type {tag} does not exist.")));
+                return Err(Problem::field(
+                    "tagTypeId",
+                    format!("Tag type {tag} does not exist."),
+                ));
             }
-            let rec = t.coll(res::CUSTOMERS).get_mut(&cid).ok_or_else(|| Problem::not_found("Customer", cid))?;
+            let rec = t
+                .coll(res::CUSTOMERS)
+                .get_mut(&cid)
+                .ok_or_else(|| Problem::not_found("Customer", cid))?;
             let mut tags: Vec<i64> = int_list(rec.get("tagTypeIds"));
             let before = tags.clone();
             tags.retain(|x| *x != tag);
@@ -46,7 +52,10 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
             let b: Value = body(req)?;
             let cid = b.get("customerId").and_then(Value::as_i64).unwrap_or(0);
             if t.get(res::CUSTOMERS, cid).is_none() {
-                return Err(Problem::field("customerId", format!("Customer {cid} does not exist.")));
+                return Err(Problem::field(
+                    "customerId",
+                    format!("Customer {cid} does not exist."),
+                ));
             }
             insert_location(t, cid, &b).map(|v| (200, v))
         }
@@ -95,7 +104,10 @@ pub(crate) fn int_list(v: Option<&Value>) -> Vec<i64> {
 fn check_tags(t: &Tenant, v: Option<&Value>) -> Result<Vec<i64>, Problem> {
     let tags = int_list(v);
     if let Some(bad) = tags.iter().find(|x| t.get(res::TAG_TYPES, **x).is_none()) {
-        return Err(Problem::field("tagTypeIds", format!("Tag type {bad} does not exist.")));
+        return Err(Problem::field(
+            "tagTypeIds",
+            format!("Tag type {bad} does not exist."),
+        ));
     }
     Ok(tags)
 }
@@ -109,9 +121,18 @@ fn field_types(coll: &'static str) -> &'static str {
 }
 
 /// PATCH semantics: set fields replace, `customFields` merge by `typeId`, `id` is kept.
-pub(crate) fn patch(t: &mut Tenant, coll: &'static str, what: &str, rid: i64, req: &Req<'_>) -> Reply {
+pub(crate) fn patch(
+    t: &mut Tenant,
+    coll: &'static str,
+    what: &str,
+    rid: i64,
+    req: &Req<'_>,
+) -> Reply {
     let b: Map<String, Value> = body(req)?;
-    let current = t.get(coll, rid).cloned().ok_or_else(|| Problem::not_found(what, rid))?;
+    let current = t
+        .get(coll, rid)
+        .cloned()
+        .ok_or_else(|| Problem::not_found(what, rid))?;
     let mut updated = current.clone();
     for (k, v) in b {
         match k.as_str() {
@@ -133,7 +154,10 @@ fn new_contact(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
     let kind = b.get("type").and_then(Value::as_str).unwrap_or_default();
     let value = b.get("value").and_then(Value::as_str).unwrap_or_default();
     if kind.is_empty() || value.is_empty() {
-        return Err(Problem::field("value", "A contact needs a type and a value."));
+        return Err(Problem::field(
+            "value",
+            "A contact needs a type and a value.",
+        ));
     }
     Ok(json!({
         "id": t.new_id(), "type": kind, "value": value,
@@ -144,9 +168,15 @@ fn new_contact(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
 
 fn require_address(b: &Value, field: &str) -> Result<Value, Problem> {
     let addr = b.get("address").cloned().unwrap_or(Value::Null);
-    let street = addr.get("street").and_then(Value::as_str).unwrap_or_default();
+    let street = addr
+        .get("street")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if street.trim().is_empty() {
-        return Err(Problem::field(field, "An address with a street is required."));
+        return Err(Problem::field(
+            field,
+            "An address with a street is required.",
+        ));
     }
     Ok(addr)
 }
@@ -180,9 +210,16 @@ pub(crate) fn insert_customer(t: &mut Tenant, b: &Value) -> Result<Value, Proble
     if name.trim().is_empty() {
         return Err(Problem::field("Name", "The Name field is required."));
     }
-    let locations = b.get("locations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let locations = b
+        .get("locations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if locations.is_empty() {
-        return Err(Problem::field("Locations", "At least one location is required."));
+        return Err(Problem::field(
+            "Locations",
+            "At least one location is required.",
+        ));
     }
     for l in &locations {
         require_address(l, "Locations.Address")?;
@@ -195,7 +232,12 @@ pub(crate) fn insert_customer(t: &mut Tenant, b: &Value) -> Result<Value, Proble
     )?;
     let tags = check_tags(t, b.get("tagTypeIds"))?;
     let mut contacts = Vec::new();
-    for c in b.get("contacts").and_then(Value::as_array).into_iter().flatten() {
+    for c in b
+        .get("contacts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         contacts.push(new_contact(t, c)?);
     }
     let cid = t.new_id();
@@ -224,15 +266,27 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
     if name.trim().is_empty() {
         return Err(Problem::field("Name", "The Name field is required."));
     }
-    let external_id = b.get("externalId").and_then(Value::as_str).unwrap_or_default();
+    let external_id = b
+        .get("externalId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if external_id.is_empty() {
-        return Err(Problem::field("ExternalId", "The ExternalId field is required."));
+        return Err(Problem::field(
+            "ExternalId",
+            "The ExternalId field is required.",
+        ));
     }
     if let Some(dup) = t.coll(res::BOOKINGS).values().find(|v| {
         v["bookingProviderId"].as_i64() == Some(provider) && v["externalId"] == json!(external_id)
     }) {
-        let mut p = Problem::new(409, "A booking with this externalId already exists for this provider.");
-        p.errors.insert("ExternalId".into(), vec![format!("existing booking id {}", dup["id"])]);
+        let mut p = Problem::new(
+            409,
+            "A booking with this externalId already exists for this provider.",
+        );
+        p.errors.insert(
+            "ExternalId".into(),
+            vec![format!("existing booking id {}", dup["id"])],
+        );
         return Err(p);
     }
     for (field, coll) in [
@@ -242,7 +296,10 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
     ] {
         if let Some(v) = b.get(field).and_then(Value::as_i64) {
             if !t.active(coll, v) {
-                return Err(Problem::field(field, format!("{field} {v} does not exist or is inactive.")));
+                return Err(Problem::field(
+                    field,
+                    format!("{field} {v} does not exist or is inactive."),
+                ));
             }
         }
     }

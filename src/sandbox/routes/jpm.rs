@@ -70,9 +70,14 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
     let job_type = need_i64(b, "jobTypeId")?;
     let campaign = need_i64(b, "campaignId")?;
     if t.get(res::CUSTOMERS, customer_id).is_none() {
-        return Err(Problem::field("customerId", format!("Customer {customer_id} does not exist.")));
+        return Err(Problem::field(
+            "customerId",
+            format!("Customer {customer_id} does not exist."),
+        ));
     }
-    let loc_owner = t.get(res::LOCATIONS, location_id).map(|l| l["customerId"].as_i64());
+    let loc_owner = t
+        .get(res::LOCATIONS, location_id)
+        .map(|l| l["customerId"].as_i64());
     if loc_owner != Some(Some(customer_id)) {
         return Err(Problem::field(
             "locationId",
@@ -80,7 +85,10 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
         ));
     }
     if !t.active(res::BUSINESS_UNITS, bu) {
-        return Err(Problem::field("businessUnitId", format!("Business unit {bu} does not exist or is inactive.")));
+        return Err(Problem::field(
+            "businessUnitId",
+            format!("Business unit {bu} does not exist or is inactive."),
+        ));
     }
     let jt_units = t
         .get(res::JOB_TYPES, job_type)
@@ -88,7 +96,10 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
         .map(|jt| int_list(jt.get("businessUnitIds")));
     match jt_units {
         None => {
-            return Err(Problem::field("jobTypeId", format!("Job type {job_type} does not exist or is inactive.")));
+            return Err(Problem::field(
+                "jobTypeId",
+                format!("Job type {job_type} does not exist or is inactive."),
+            ));
         }
         Some(units) if !units.contains(&bu) => {
             return Err(Problem::field(
@@ -99,23 +110,45 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
         Some(_) => {}
     }
     if !t.active(res::CAMPAIGNS, campaign) {
-        return Err(Problem::field("campaignId", format!("Campaign {campaign} does not exist or is inactive.")));
+        return Err(Problem::field(
+            "campaignId",
+            format!("Campaign {campaign} does not exist or is inactive."),
+        ));
     }
-    let priority = b.get("priority").and_then(Value::as_str).unwrap_or_default();
+    let priority = b
+        .get("priority")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !PRIORITIES.contains(&priority) {
-        return Err(Problem::field("priority", "Priority must be Low, Normal, High or Urgent."));
+        return Err(Problem::field(
+            "priority",
+            "Priority must be Low, Normal, High or Urgent.",
+        ));
     }
-    let appts = b.get("appointments").and_then(Value::as_array).cloned().unwrap_or_default();
+    let appts = b
+        .get("appointments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if appts.is_empty() {
-        return Err(Problem::field("appointments", "At least one appointment is required."));
+        return Err(Problem::field(
+            "appointments",
+            "At least one appointment is required.",
+        ));
     }
     let mut parsed = Vec::new();
     for a in &appts {
         let (Some(start), Some(end)) = (time_field(a, "start")?, time_field(a, "end")?) else {
-            return Err(Problem::field("appointments", "Each appointment needs a start and an end."));
+            return Err(Problem::field(
+                "appointments",
+                "Each appointment needs a start and an end.",
+            ));
         };
         if end <= start {
-            return Err(Problem::field("appointments", "An appointment must end after it starts."));
+            return Err(Problem::field(
+                "appointments",
+                "An appointment must end after it starts.",
+            ));
         }
         let ws = time_field(a, "arrivalWindowStart")?.unwrap_or_else(|| start.clone());
         let we = time_field(a, "arrivalWindowEnd")?.unwrap_or_else(|| end.clone());
@@ -187,19 +220,28 @@ pub(crate) fn insert_job(t: &mut Tenant, f: NewJobFields, appts: &[ApptTimes]) -
 }
 
 fn patch_job(t: &mut Tenant, jid: i64, b: Map<String, Value>) -> Reply {
-    let mut job = t.get(res::JOBS, jid).cloned().ok_or_else(|| Problem::not_found("Job", jid))?;
+    let mut job = t
+        .get(res::JOBS, jid)
+        .cloned()
+        .ok_or_else(|| Problem::not_found("Job", jid))?;
     for (k, v) in b {
         match k.as_str() {
             "tagTypeIds" => {
                 let tags = int_list(Some(&v));
                 if let Some(bad) = tags.iter().find(|x| t.get(res::TAG_TYPES, **x).is_none()) {
-                    return Err(Problem::field("tagTypeIds", format!("Tag type {bad} does not exist.")));
+                    return Err(Problem::field(
+                        "tagTypeIds",
+                        format!("Tag type {bad} does not exist."),
+                    ));
                 }
                 job["tagTypeIds"] = json!(tags);
             }
             "priority" => {
                 if !v.as_str().is_some_and(|p| PRIORITIES.contains(&p)) {
-                    return Err(Problem::field("priority", "Priority must be Low, Normal, High or Urgent."));
+                    return Err(Problem::field(
+                        "priority",
+                        "Priority must be Low, Normal, High or Urgent.",
+                    ));
                 }
                 job["priority"] = v;
             }

@@ -33,7 +33,9 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
             return patch_membership(t, id(mid)?, body(req)?);
         }
         ("POST", "memberships", ["memberships", "sale"]) => return sell(t, &body::<Value>(req)?),
-        ("POST", "dispatch", ["capacity"]) => return super::capacity::capacity(t, &body::<Value>(req)?),
+        ("POST", "dispatch", ["capacity"]) => {
+            return super::capacity::capacity(t, &body::<Value>(req)?);
+        }
         _ => return Err(not_served(req)),
     };
     list(t.coll(coll).values(), req)
@@ -58,10 +60,16 @@ fn sell(t: &mut Tenant, b: &Value) -> Reply {
     let sale_task = need(b, "saleTaskId")?;
     let billing = need(b, "durationBillingId")?;
     if t.get(res::CUSTOMERS, customer_id).is_none() {
-        return Err(Problem::field("customerId", format!("Customer {customer_id} does not exist.")));
+        return Err(Problem::field(
+            "customerId",
+            format!("Customer {customer_id} does not exist."),
+        ));
     }
     if !t.active(res::BUSINESS_UNITS, bu) {
-        return Err(Problem::field("businessUnitId", format!("Business unit {bu} does not exist or is inactive.")));
+        return Err(Problem::field(
+            "businessUnitId",
+            format!("Business unit {bu} does not exist or is inactive."),
+        ));
     }
     let Some(mtype) = t
         .coll(res::MEMBERSHIP_TYPES)
@@ -69,17 +77,31 @@ fn sell(t: &mut Tenant, b: &Value) -> Reply {
         .find(|m| m["saleTaskId"].as_i64() == Some(sale_task) && m["active"] == json!(true))
         .cloned()
     else {
-        return Err(Problem::field("saleTaskId", format!("No active membership type sells with task {sale_task}.")));
+        return Err(Problem::field(
+            "saleTaskId",
+            format!("No active membership type sells with task {sale_task}."),
+        ));
     };
     let type_id = mtype["id"].as_i64().unwrap_or_default();
-    if !duration_billing_items(type_id).iter().any(|d| d["id"].as_i64() == Some(billing)) {
-        return Err(Problem::field("durationBillingId", format!("Option {billing} does not belong to membership type {type_id}.")));
+    if !duration_billing_items(type_id)
+        .iter()
+        .any(|d| d["id"].as_i64() == Some(billing))
+    {
+        return Err(Problem::field(
+            "durationBillingId",
+            format!("Option {billing} does not belong to membership type {type_id}."),
+        ));
     }
     let location_id = b.get("locationId").and_then(Value::as_i64);
     if let Some(lid) = location_id {
-        let owner = t.get(res::LOCATIONS, lid).and_then(|l| l["customerId"].as_i64());
+        let owner = t
+            .get(res::LOCATIONS, lid)
+            .and_then(|l| l["customerId"].as_i64());
         if owner != Some(customer_id) {
-            return Err(Problem::field("locationId", format!("Location {lid} does not belong to customer {customer_id}.")));
+            return Err(Problem::field(
+                "locationId",
+                format!("Location {lid} does not belong to customer {customer_id}."),
+            ));
         }
     }
     let mid = t.new_id();
