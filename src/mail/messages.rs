@@ -46,7 +46,8 @@ struct RejectedText<'a> {
 
 fn render(t: &impl Template) -> String {
     // Templates are compiled in; rendering can only fail on a formatter error.
-    t.render().unwrap_or_else(|e| format!("(could not render message: {e})"))
+    t.render()
+        .unwrap_or_else(|e| format!("(could not render message: {e})"))
 }
 
 /// The "approved, continue setup" email with the single-use link.

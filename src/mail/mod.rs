@@ -16,7 +16,10 @@ use crate::config::MailSettings;
 pub enum MailError {
     /// A setting is unusable.
     #[error("mail setting {setting}: {reason}")]
-    Config { setting: &'static str, reason: String },
+    Config {
+        setting: &'static str,
+        reason: String,
+    },
     /// The recipient or sender address is invalid, or the message could not be built.
     #[error("cannot build message: {0}")]
     Build(String),
@@ -75,14 +78,15 @@ impl Mailer {
         })?;
         match settings.transport.as_str() {
             "smtp" => {
-                let transport =
-                    AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose_secret())
-                        .map_err(|e| MailError::Config {
-                            setting: "mail.smtp_url",
-                            reason: e.to_string(),
-                        })?
-                        .timeout(Some(Duration::from_secs(10)))
-                        .build();
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(
+                    settings.smtp_url.expose_secret(),
+                )
+                .map_err(|e| MailError::Config {
+                    setting: "mail.smtp_url",
+                    reason: e.to_string(),
+                })?
+                .timeout(Some(Duration::from_secs(10)))
+                .build();
                 Ok(Mailer::Smtp { transport, from })
             }
             "file" => {
@@ -140,7 +144,12 @@ impl Mailer {
                 Ok(())
             }
             Mailer::Log { .. } => {
-                tracing::info!(to = msg.to, subject = msg.subject, body = msg.text, "mail (log transport)");
+                tracing::info!(
+                    to = msg.to,
+                    subject = msg.subject,
+                    body = msg.text,
+                    "mail (log transport)"
+                );
                 Ok(())
             }
         }

@@ -101,7 +101,10 @@ pub async fn apply<C: ConnectionTrait>(
             Expr::col(integration::Column::Version).add(1),
         )
         .col_expr(integration::Column::UpdatedAt, Expr::value(now))
-        .col_expr(integration::Column::StateReason, Expr::value(reason.clone()));
+        .col_expr(
+            integration::Column::StateReason,
+            Expr::value(reason.clone()),
+        );
     if matches!(event, Event::SubmitTenant) {
         update = update.col_expr(integration::Column::SubmittedAt, Expr::value(Some(now)));
     }
@@ -181,11 +184,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<integration
 }
 
 /// The integration with `id` if it belongs to `partner_id`; another partner's is "not found".
-pub async fn get_owned(
-    store: &Store,
-    id: i64,
-    partner_id: i64,
-) -> StoreResult<integration::Model> {
+pub async fn get_owned(store: &Store, id: i64, partner_id: i64) -> StoreResult<integration::Model> {
     integration::Entity::find_by_id(id)
         .filter(integration::Column::PartnerId.eq(partner_id))
         .one(store.db())
@@ -232,7 +231,9 @@ pub async fn ensure_for_partner(
     match inserted {
         Ok(row) => Ok(row),
         // Two first requests raced: the unique partner_id kept one row; use it.
-        Err(e) => for_partner(store, partner_id).await?.ok_or(StoreError::Db(e)),
+        Err(e) => for_partner(store, partner_id)
+            .await?
+            .ok_or(StoreError::Db(e)),
     }
 }
 
@@ -307,4 +308,28 @@ pub async fn missing_mapping_items(
         }
     }
     Ok(missing)
+}
+
+/// Records an action that does not change the state (e.g. "resend setup link") in the audit log.
+pub async fn audit<C: ConnectionTrait>(
+    db: &C,
+    row: &integration::Model,
+    actor: &Actor,
+    action: &str,
+    note: Option<String>,
+) -> StoreResult<()> {
+    integration_event::ActiveModel {
+        integration_id: Set(row.id),
+        actor_user_id: Set(actor.user_id),
+        actor: Set(actor.label.clone()),
+        event: Set(action.to_owned()),
+        from_state: Set(row.state.clone()),
+        to_state: Set(row.state.clone()),
+        reason: Set(note),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }

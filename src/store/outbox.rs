@@ -54,7 +54,11 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail) -> StoreResult
 }
 
 /// Pending messages whose next attempt is due, oldest first.
-pub async fn due(store: &Store, now_ms: i64, limit: u64) -> StoreResult<Vec<outbound_email::Model>> {
+pub async fn due(
+    store: &Store,
+    now_ms: i64,
+    limit: u64,
+) -> StoreResult<Vec<outbound_email::Model>> {
     Ok(outbound_email::Entity::find()
         .filter(outbound_email::Column::State.eq(PENDING))
         .filter(outbound_email::Column::NextAttemptMs.lte(now_ms))
@@ -93,8 +97,14 @@ pub async fn claim(
 pub async fn mark_sent(store: &Store, id: i64) -> StoreResult<()> {
     outbound_email::Entity::update_many()
         .col_expr(outbound_email::Column::State, Expr::value(SENT))
-        .col_expr(outbound_email::Column::SentAt, Expr::value(Some(Utc::now())))
-        .col_expr(outbound_email::Column::LastError, Expr::value(None::<String>))
+        .col_expr(
+            outbound_email::Column::SentAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .col_expr(
+            outbound_email::Column::LastError,
+            Expr::value(None::<String>),
+        )
         .filter(outbound_email::Column::Id.eq(id))
         .exec(store.db())
         .await?;
