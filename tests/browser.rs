@@ -29,7 +29,10 @@ fn ensure_chromium() {
         ])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "chromium and chromium-driver are missing and could not be installed (need root and network)");
+    assert!(
+        ok,
+        "chromium and chromium-driver are missing and could not be installed (need root and network)"
+    );
 }
 
 fn free_port() -> u16 {
@@ -63,7 +66,10 @@ async fn start_driver() -> Driver {
         .spawn()
         .expect("start chromedriver");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -88,7 +94,9 @@ async fn browser(driver: &Driver) -> Client {
             ]
         }
     });
-    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
     ClientBuilder::rustls()
         .expect("tls")
         .capabilities(caps)
@@ -157,7 +165,10 @@ async fn sign_in_here(c: &Client, email: &str) {
 
 async fn sign_out(c: &Client) {
     click(c, "header form button").await;
-    c.wait().for_element(Locator::Css("#signin-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#signin-form"))
+        .await
+        .unwrap();
 }
 
 async fn start() -> (World, SmtpSink, String) {
@@ -186,7 +197,10 @@ async fn onboarding_happy_path_in_chromium() {
 
     // Partner submits the tenant.
     sign_in(&c, &base, ADMIN_A).await;
-    c.wait().for_element(Locator::Css("#tenant-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#tenant-form"))
+        .await
+        .unwrap();
     shots.take(&c, "partner-step1-tenant").await;
     fill(&c, "#tenant_id", "12x").await;
     click(&c, "#submit-tenant").await;
@@ -205,7 +219,10 @@ async fn onboarding_happy_path_in_chromium() {
     c.wait().for_element(Locator::Css("#queue")).await.unwrap();
     shots.take(&c, "ops-queue").await;
     click(&c, "#queue a.button").await;
-    c.wait().for_element(Locator::Css("#approve")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#approve"))
+        .await
+        .unwrap();
     shots.take(&c, "ops-review").await;
     click(&c, "#approve").await;
     let state = text_of(&c, "#state").await;
@@ -219,10 +236,16 @@ async fn onboarding_happy_path_in_chromium() {
     let link = got[0].continue_link().expect("link in email");
     assert!(link.starts_with(&base), "{link}");
     c.goto(&link).await.unwrap();
-    c.wait().for_element(Locator::Css("#signin-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#signin-form"))
+        .await
+        .unwrap();
     shots.take(&c, "continue-setup-signin").await;
     sign_in_here(&c, ADMIN_A).await;
-    c.wait().for_element(Locator::Css("#credentials-form")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#credentials-form"))
+        .await
+        .unwrap();
     shots.take(&c, "partner-credentials").await;
     fill(&c, "#client_id", "sandbox-client").await;
     fill(&c, "#client_secret", "wrong-secret").await;
@@ -233,7 +256,10 @@ async fn onboarding_happy_path_in_chromium() {
     fill(&c, "#client_id", "sandbox-client").await;
     fill(&c, "#client_secret", "sandbox-secret").await;
     click(&c, "#connect").await;
-    c.wait().for_element(Locator::Css("#to-mappings")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#to-mappings"))
+        .await
+        .unwrap();
     let state = text_of(&c, "#state").await;
     assert_eq!(state, "Credentials connected");
     assert!(!c.source().await.unwrap().contains("sandbox-secret"));
@@ -263,5 +289,8 @@ async fn mappings_hook(w: &World, c: &Client) {
         .id;
     common_onb::fill_mappings(&w.app, id).await;
     c.refresh().await.unwrap();
-    c.wait().for_element(Locator::Css("#submit-integration")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#submit-integration"))
+        .await
+        .unwrap();
 }
