@@ -10,7 +10,9 @@
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
+pub mod mail;
 pub mod metrics;
 pub mod sandbox;
 pub mod servicetitan;

@@ -8,6 +8,11 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
 pub mod entities;
+pub mod integrations;
+pub mod outbox;
+pub mod partners;
+pub mod setup_tokens;
+pub mod users;
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,87 @@
+//! Verifies a partner's ServiceTitan credentials: a token, then one cheap read for the tenant.
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::config::Settings;
+use crate::servicetitan::{ClientConfig, Credentials, Environment, Error, ServiceTitan};
+
+/// Why credentials could not be confirmed; each has its own message for the partner.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyFailure {
+    /// The token endpoint refused the Client ID / Client Secret.
+    #[error("The Client ID or Client Secret was not accepted by ServiceTitan")]
+    InvalidCredentials,
+    /// The credentials work but do not reach this tenant.
+    #[error(
+        "This app is not connected to tenant {0}: in ServiceTitan, check the Tenant ID and that our app is connected under Settings → Integrations → API Application Access"
+    )]
+    NotConnected(i64),
+    /// ServiceTitan did not answer.
+    #[error("ServiceTitan could not be reached; try again")]
+    Unreachable,
+    /// Something else went wrong (logged).
+    #[error("ServiceTitan answered unexpectedly: {0}")]
+    Other(String),
+}
+
+/// The ServiceTitan environment an integration lives in. `sandbox` and `custom` use the
+/// configured `servicetitan.auth_url` / `api_url` (the demo and tests point them at the
+/// built-in sandbox).
+pub fn environment(settings: &Settings, stored: &str) -> Result<Environment, VerifyFailure> {
+    match stored {
+        "production" => Ok(Environment::Production),
+        "integration" => Ok(Environment::Integration),
+        _ => {
+            let st = &settings.servicetitan;
+            if st.api_url.is_empty() || st.auth_url.is_empty() {
+                return Err(VerifyFailure::Other(format!(
+                    "environment '{stored}' needs servicetitan.auth_url and servicetitan.api_url"
+                )));
+            }
+            Ok(Environment::Custom {
+                auth_url: st.auth_url.clone(),
+                api_url: st.api_url.clone(),
+            })
+        }
+    }
+}
+
+/// Checks credentials for `tenant_id` in the integration's `environment`: a fresh client (no
+/// cached token, so the secret itself is tested), one token request and one cheap read.
+pub async fn verify(
+    settings: &Settings,
+    environment_name: &str,
+    tenant_id: i64,
+    client_id: &str,
+    secret: &SecretString,
+) -> Result<(), VerifyFailure> {
+    let env = environment(settings, environment_name)?;
+    let st = &settings.servicetitan;
+    let mut cfg = ClientConfig::new(st.app_key.clone(), st.application_guid.clone());
+    cfg.rate_limit_per_sec = st.rate_limit_per_sec;
+    cfg.request_timeout = Duration::from_secs(st.request_timeout_secs.clamp(1, 15));
+    cfg.max_retries = 1;
+    let client = ServiceTitan::new(cfg);
+    let creds = Credentials {
+        client_id: client_id.to_owned(),
+        client_secret: secret.clone(),
+    };
+    match client.tenant(env, tenant_id, creds).verify().await {
+        Ok(()) => Ok(()),
+        Err(Error::InvalidCredentials | Error::Unauthorized(_)) => {
+            Err(VerifyFailure::InvalidCredentials)
+        }
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => {
+            Err(VerifyFailure::NotConnected(tenant_id))
+        }
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(tenant_id, error = %e, "ServiceTitan unreachable during verification");
+            Err(VerifyFailure::Unreachable)
+        }
+        Err(e) => {
+            tracing::warn!(tenant_id, error = %e, "ServiceTitan refused verification");
+            Err(VerifyFailure::Other(e.to_string()))
+        }
+    }
+}
