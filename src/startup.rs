@@ -95,7 +95,7 @@ impl Application {
                 .app_data(crate::web::error::query_config())
                 .app_data(crate::web::error::form_config())
                 .wrap(from_fn(crate::web::middleware::record_metrics))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::web::middleware::RedactedRootSpan>::new())
                 .configure(crate::web::health::configure)
                 .configure(crate::web::api::configure)
                 .configure(crate::web::pages::configure)
