@@ -233,8 +233,9 @@ impl Settings {
         }
         let st = &self.servicetitan;
         match st.environment.as_str() {
-            "production" | "integration" | "sandbox" => {}
-            "custom" => {
+            "production" | "integration" => {}
+            // `sandbox` is the built-in simulator (`titanbridge sandbox`) at these URLs.
+            "sandbox" | "custom" => {
                 for (name, v) in [
                     ("servicetitan.auth_url", &st.auth_url),
                     ("servicetitan.api_url", &st.api_url),

@@ -47,11 +47,16 @@ pub async fn prepare_demo(mut settings: Settings) -> anyhow::Result<Demo> {
     )
     .await?;
     use secrecy::ExposeSecret;
-    if settings.encryption_key.expose_secret().is_empty() {
-        settings.encryption_key = SecretString::from(random_key(32));
-    }
-    if settings.session_key.expose_secret().is_empty() {
-        settings.session_key = SecretString::from(random_key(64));
+    if settings.encryption_key.expose_secret().is_empty()
+        || settings.session_key.expose_secret().is_empty()
+    {
+        let (enc, session) = demo_keys(std::path::Path::new(DEMO_KEYS_FILE))?;
+        if settings.encryption_key.expose_secret().is_empty() {
+            settings.encryption_key = enc;
+        }
+        if settings.session_key.expose_secret().is_empty() {
+            settings.session_key = session;
+        }
     }
     if settings.database_url == Settings::default().database_url {
         settings.database_url = "sqlite://titanbridge-demo.db?mode=rwc".into();
@@ -79,6 +84,30 @@ pub async fn prepare_demo(mut settings: Settings) -> anyhow::Result<Demo> {
         public_url,
         mail_dir,
     })
+}
+
+/// Where the demo keeps its generated keys, so a restart can still open the secrets it sealed.
+pub const DEMO_KEYS_FILE: &str = "titanbridge-demo.keys";
+
+/// Reads the demo's keys from `path`, generating and saving them (mode 0600) the first time.
+fn demo_keys(path: &std::path::Path) -> anyhow::Result<(SecretString, SecretString)> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        if let (Some(enc), Some(session)) = (lines.next(), lines.next()) {
+            return Ok((
+                SecretString::from(enc.to_owned()),
+                SecretString::from(session.to_owned()),
+            ));
+        }
+    }
+    let (enc, session) = (random_key(32), random_key(64));
+    std::fs::write(path, format!("{enc}\n{session}\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok((SecretString::from(enc), SecretString::from(session)))
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<()> {

@@ -29,6 +29,20 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// The demo: SQLite, the built-in ServiceTitan sandbox, demo users, mail to ./mail-out.
+    Demo,
+    /// Run the ServiceTitan sandbox on its own (for `environment = sandbox` deployments).
+    Sandbox {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: String,
+        /// Tenant to create at start, as TENANT_ID:CLIENT_ID:CLIENT_SECRET (repeatable).
+        #[arg(long = "tenant", value_parser = parse_tenant_seed)]
+        tenants: Vec<titanbridge::sandbox::TenantSeed>,
+        /// Calls per second per tenant before 429.
+        #[arg(long, default_value_t = 60)]
+        rate_limit: u32,
+    },
     /// Apply (or with --down, roll back) database migrations.
     Migrate {
         /// Roll back every migration.
@@ -67,6 +81,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "titanbridge listening");
             app.run_until_stopped().await?;
         }
+        Command::Demo => titanbridge::demo::run_demo(settings).await?,
+        Command::Sandbox {
+            bind,
+            mut tenants,
+            rate_limit,
+        } => {
+            if tenants.is_empty() {
+                tenants.push(titanbridge::sandbox::TenantSeed::demo());
+            }
+            let app_key = secrecy::ExposeSecret::expose_secret(&settings.servicetitan.app_key);
+            let cfg = titanbridge::sandbox::SandboxConfig {
+                app_key: if app_key.is_empty() {
+                    "sandbox-app-key".into()
+                } else {
+                    app_key.to_owned()
+                },
+                rate_limit_per_sec: rate_limit,
+                tenants,
+                ..Default::default()
+            };
+            titanbridge::sandbox::run_cli(&bind, cfg).await?;
+        }
         Command::Migrate { down } => {
             let store = Store::connect(&settings.database_url, None).await?;
             if down {
@@ -79,4 +115,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_tenant_seed(s: &str) -> Result<titanbridge::sandbox::TenantSeed, String> {
+    let mut parts = s.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(t), Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok(titanbridge::sandbox::TenantSeed {
+                tenant_id: t
+                    .parse()
+                    .map_err(|_| format!("tenant ID '{t}' is not a number"))?,
+                client_id: id.to_owned(),
+                client_secret: secret.to_owned(),
+            })
+        }
+        _ => Err("expected TENANT_ID:CLIENT_ID:CLIENT_SECRET".into()),
+    }
 }
