@@ -1,0 +1,292 @@
+//! Slot choice over ServiceTitan capacity availabilities.
+//!
+//! Capacity is advisory (a slot can fill between read and book), so the booking flow reads
+//! availability, offers only open slots, and re-checks the chosen slot just before writing.
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest window the capacity endpoint accepts in one call.
+pub const MAX_CAPACITY_WINDOW_DAYS: i64 = 14;
+
+/// One availability row of `POST /dispatch/v2/tenant/{t}/capacity` (the fields we read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Availability {
+    /// Slot start (UTC).
+    pub start: DateTime<Utc>,
+    /// Slot end (UTC).
+    pub end: DateTime<Utc>,
+    /// `openAvailability`: remaining capacity (hours or jobs, per the tenant's setup).
+    pub open_availability: f64,
+    /// `isAvailable`.
+    pub is_available: bool,
+}
+
+impl Availability {
+    /// Open: marked available, with capacity left, and a real time span.
+    pub fn is_open(&self) -> bool {
+        self.is_available && self.open_availability > 0.0 && self.start < self.end
+    }
+}
+
+/// A bookable time slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Slot {
+    /// Start (UTC).
+    pub start: DateTime<Utc>,
+    /// End (UTC).
+    pub end: DateTime<Utc>,
+}
+
+/// The open slots, sorted by start then end, without duplicates. Full slots never appear.
+pub fn open_slots(availabilities: &[Availability]) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = availabilities
+        .iter()
+        .filter(|a| a.is_open())
+        .map(|a| Slot {
+            start: a.start,
+            end: a.end,
+        })
+        .collect();
+    slots.sort();
+    slots.dedup();
+    slots
+}
+
+/// The requested slot is not open (now).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the requested slot is no longer available ({} alternatives)", alternatives.len())]
+pub struct SlotTaken {
+    /// Up to N nearest open slots, by start time.
+    pub alternatives: Vec<Slot>,
+}
+
+/// Confirms `requested` is open in `availabilities` (same start and end), or returns up to
+/// `max_alternatives` open slots nearest to it.
+pub fn choose_slot(
+    availabilities: &[Availability],
+    requested: Slot,
+    max_alternatives: usize,
+) -> Result<Slot, SlotTaken> {
+    let open = open_slots(availabilities);
+    if open.contains(&requested) {
+        return Ok(requested);
+    }
+    Err(SlotTaken {
+        alternatives: nearest(&open, requested.start, max_alternatives),
+    })
+}
+
+/// Up to `n` slots nearest to `at` by start time (ties: the earlier first), sorted by start.
+pub fn nearest(open: &[Slot], at: DateTime<Utc>, n: usize) -> Vec<Slot> {
+    let mut by_distance: Vec<Slot> = open.to_vec();
+    by_distance.sort_by_key(|s| ((s.start - at).abs(), s.start, s.end));
+    by_distance.truncate(n);
+    by_distance.sort();
+    by_distance
+}
+
+/// A time window with start before end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivalWindow {
+    /// Earliest arrival.
+    pub start: DateTime<Utc>,
+    /// Latest arrival.
+    pub end: DateTime<Utc>,
+}
+
+/// A window whose end is not after its start, or a range too long.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// `end <= start`.
+    #[error("window end must be after its start")]
+    Empty,
+}
+
+impl ArrivalWindow {
+    /// A window; refuses an empty or reversed one.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, WindowError> {
+        if end <= start {
+            return Err(WindowError::Empty);
+        }
+        Ok(Self { start, end })
+    }
+
+    /// The arrival window offered for a capacity slot: the slot itself (ServiceTitan capacity
+    /// slots are arrival windows; the technician arrives within it).
+    pub fn for_slot(slot: Slot) -> Self {
+        Self {
+            start: slot.start,
+            end: slot.end,
+        }
+    }
+
+    /// Whether `t` falls in the window (start inclusive, end exclusive).
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// The appointment written with a job: it starts at the slot start, lasts the job type's
+/// duration if known (else the slot), and carries the slot as its arrival window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentPlan {
+    /// Appointment start.
+    pub start: DateTime<Utc>,
+    /// Appointment end.
+    pub end: DateTime<Utc>,
+    /// Arrival window shown to the homeowner.
+    pub arrival_window: ArrivalWindow,
+}
+
+/// Plans the appointment for `slot`; a non-positive duration is ignored.
+pub fn plan_appointment(slot: Slot, job_duration: Option<Duration>) -> AppointmentPlan {
+    let end = match job_duration {
+        Some(d) if d > Duration::zero() => slot.start + d,
+        _ => slot.end,
+    };
+    AppointmentPlan {
+        start: slot.start,
+        end,
+        arrival_window: ArrivalWindow::for_slot(slot),
+    }
+}
+
+/// Splits `[from, to)` into capacity request windows of at most 14 days.
+pub fn capacity_windows(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, WindowError> {
+    if to <= from {
+        return Err(WindowError::Empty);
+    }
+    let step = Duration::days(MAX_CAPACITY_WINDOW_DAYS);
+    let mut out = Vec::new();
+    let mut s = from;
+    while s < to {
+        let e = (s + step).min(to);
+        out.push((s, e));
+        s = e;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 2, 0, 0, 0).unwrap() + Duration::hours(h as i64)
+    }
+
+    fn av(h: u32, open: f64, avail: bool) -> Availability {
+        Availability {
+            start: t(h),
+            end: t(h + 2),
+            open_availability: open,
+            is_available: avail,
+        }
+    }
+
+    fn slot(h: u32) -> Slot {
+        Slot {
+            start: t(h),
+            end: t(h + 2),
+        }
+    }
+
+    #[test]
+    fn full_slots_are_never_offered() {
+        let a = [
+            av(12, 1.0, true),
+            av(8, 2.0, true),
+            av(10, 0.0, true),
+            av(14, 3.0, false),
+            av(8, 2.0, true),
+        ];
+        assert_eq!(open_slots(&a), vec![slot(8), slot(12)]);
+    }
+
+    #[test]
+    fn requested_open_slot_is_confirmed() {
+        let a = [av(8, 1.0, true), av(10, 1.0, true)];
+        assert_eq!(choose_slot(&a, slot(10), 3), Ok(slot(10)));
+    }
+
+    #[test]
+    fn taken_slot_gives_nearest_alternatives() {
+        let a = [
+            av(8, 1.0, true),
+            av(10, 0.0, true),
+            av(12, 1.0, true),
+            av(16, 1.0, true),
+            av(30, 1.0, true),
+        ];
+        let err = choose_slot(&a, slot(10), 2).unwrap_err();
+        // 8 and 12 are both 2h away; both fit.
+        assert_eq!(err.alternatives, vec![slot(8), slot(12)]);
+        let err = choose_slot(&a, slot(10), 3).unwrap_err();
+        assert_eq!(err.alternatives, vec![slot(8), slot(12), slot(16)]);
+        let err = choose_slot(&[], slot(10), 3).unwrap_err();
+        assert!(err.alternatives.is_empty());
+        // Same start, different end is a different slot.
+        let odd = Slot {
+            start: t(8),
+            end: t(9),
+        };
+        assert!(choose_slot(&a, odd, 1).is_err());
+    }
+
+    #[test]
+    fn arrival_windows_and_appointments() {
+        assert_eq!(ArrivalWindow::new(t(2), t(2)), Err(WindowError::Empty));
+        let w = ArrivalWindow::for_slot(slot(8));
+        assert!(w.contains(t(8)) && w.contains(t(9)) && !w.contains(t(10)));
+        let p = plan_appointment(slot(8), Some(Duration::hours(1)));
+        assert_eq!((p.start, p.end), (t(8), t(9)));
+        assert_eq!(p.arrival_window, w);
+        let p = plan_appointment(slot(8), Some(Duration::zero()));
+        assert_eq!(p.end, t(10));
+    }
+
+    #[test]
+    fn capacity_windows_split_at_14_days() {
+        let w = capacity_windows(t(0), t(0) + Duration::days(30)).unwrap();
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0], (t(0), t(0) + Duration::days(14)));
+        assert_eq!(w[2].1, t(0) + Duration::days(30));
+        assert_eq!(capacity_windows(t(1), t(1)), Err(WindowError::Empty));
+    }
+
+    proptest! {
+        #[test]
+        fn alternatives_are_open_and_bounded(
+            rows in proptest::collection::vec((0u32..48, 0u8..3, any::<bool>()), 0..30),
+            req in 0u32..48,
+            n in 0usize..6,
+        ) {
+            let a: Vec<Availability> =
+                rows.iter().map(|(h, o, ok)| av(*h, f64::from(*o), *ok)).collect();
+            let open = open_slots(&a);
+            match choose_slot(&a, slot(req), n) {
+                Ok(s) => prop_assert!(open.contains(&s)),
+                Err(e) => {
+                    prop_assert!(!open.contains(&slot(req)));
+                    prop_assert!(e.alternatives.len() <= n);
+                    prop_assert_eq!(e.alternatives.len(), n.min(open.len()));
+                    for s in &e.alternatives {
+                        prop_assert!(open.contains(s));
+                    }
+                    // Nothing left out is nearer than the farthest one kept.
+                    let d = |s: &Slot| (s.start - t(req)).abs();
+                    if let Some(far) = e.alternatives.iter().map(d).max() {
+                        for s in open.iter().filter(|s| !e.alternatives.contains(s)) {
+                            prop_assert!(d(s) >= far);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
