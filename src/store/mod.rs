@@ -7,7 +7,15 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
+pub mod cursors;
+pub mod devices;
 pub mod entities;
+pub mod ledger;
+pub mod links;
+pub mod members;
+pub mod platform;
+pub mod reminders;
+pub mod tasks;
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
