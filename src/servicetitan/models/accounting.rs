@@ -1,0 +1,74 @@
+//! Invoices and invoice items (API.md §9).
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::IdName;
+
+/// The job an invoice belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InvoiceJob {
+    /// Job ID.
+    pub id: i64,
+    /// Job number.
+    pub number: String,
+    /// Job type name.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// An invoice line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InvoiceItem {
+    /// ID.
+    pub id: i64,
+    /// Pricebook SKU ID.
+    pub sku_id: i64,
+    /// SKU name.
+    pub sku_name: String,
+    /// Code.
+    pub code: Option<String>,
+    /// `Service`, `Material`, `Equipment`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Quantity.
+    pub quantity: f64,
+    /// Unit price.
+    pub price: f64,
+    /// Line total.
+    pub total: f64,
+    /// Description.
+    pub description: Option<String>,
+    /// Last modified.
+    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    pub modified_on: Option<DateTime<Utc>>,
+}
+
+/// An invoice with its items.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Invoice {
+    /// ID.
+    pub id: i64,
+    /// Reference number.
+    pub reference_number: String,
+    /// Invoice date.
+    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    pub invoice_date: Option<DateTime<Utc>>,
+    /// Total.
+    pub total: f64,
+    /// Balance.
+    pub balance: f64,
+    /// Customer.
+    pub customer: Option<IdName>,
+    /// Location.
+    pub location: Option<IdName>,
+    /// Job.
+    pub job: Option<InvoiceJob>,
+    /// Lines.
+    pub items: Vec<InvoiceItem>,
+    /// Last modified.
+    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    pub modified_on: Option<DateTime<Utc>>,
+}

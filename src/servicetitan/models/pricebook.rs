@@ -1,0 +1,30 @@
+//! Pricebook services (API.md §9).
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::IdName;
+
+/// A pricebook service (SKU).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PricebookService {
+    /// ID (`skuId` on invoice items).
+    pub id: i64,
+    /// Code.
+    pub code: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Price.
+    pub price: f64,
+    /// Member price.
+    pub member_price: Option<f64>,
+    /// Whether active.
+    pub active: bool,
+    /// Categories.
+    pub categories: Vec<IdName>,
+    /// Last modified.
+    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    pub modified_on: Option<DateTime<Utc>>,
+}

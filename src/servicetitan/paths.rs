@@ -1,0 +1,80 @@
+//! Every ServiceTitan path the client uses, in one place (API.md §1–10), so a correction is one
+//! edit. API paths are `(module, path below /{module}/v2/tenant/{tenant})`.
+
+/// Token endpoint below the auth base URL.
+pub const TOKEN: &str = "/connect/token";
+
+/// CRM module.
+pub const CRM: &str = "crm";
+/// Jobs and project management module.
+pub const JPM: &str = "jpm";
+/// Dispatch module.
+pub const DISPATCH: &str = "dispatch";
+/// Settings module.
+pub const SETTINGS: &str = "settings";
+/// Memberships module.
+pub const MEMBERSHIPS: &str = "memberships";
+/// Pricebook module.
+pub const PRICEBOOK: &str = "pricebook";
+/// Accounting module.
+pub const ACCOUNTING: &str = "accounting";
+/// Marketing module.
+pub const MARKETING: &str = "marketing";
+
+pub(crate) const CUSTOMERS: &str = "/customers";
+pub(crate) fn customer(id: i64) -> String {
+    format!("/customers/{id}")
+}
+pub(crate) fn customer_contacts(id: i64) -> String {
+    format!("/customers/{id}/contacts")
+}
+pub(crate) fn customer_tag(id: i64, tag_type_id: i64) -> String {
+    format!("/customers/{id}/tags/{tag_type_id}")
+}
+pub(crate) const CUSTOMER_CUSTOM_FIELDS: &str = "/customers/custom-fields";
+pub(crate) const LOCATIONS: &str = "/locations";
+pub(crate) fn location(id: i64) -> String {
+    format!("/locations/{id}")
+}
+pub(crate) const LOCATION_CUSTOM_FIELDS: &str = "/locations/custom-fields";
+pub(crate) const BOOKINGS: &str = "/bookings";
+pub(crate) fn booking(id: i64) -> String {
+    format!("/bookings/{id}")
+}
+pub(crate) fn provider_bookings(provider: i64) -> String {
+    format!("/booking-provider/{provider}/bookings")
+}
+pub(crate) fn provider_booking(provider: i64, id: i64) -> String {
+    format!("/booking-provider/{provider}/bookings/{id}")
+}
+
+pub(crate) const JOBS: &str = "/jobs";
+pub(crate) fn job(id: i64) -> String {
+    format!("/jobs/{id}")
+}
+pub(crate) fn job_notes(id: i64) -> String {
+    format!("/jobs/{id}/notes")
+}
+pub(crate) const JOB_TYPES: &str = "/job-types";
+pub(crate) const APPOINTMENTS: &str = "/appointments";
+
+pub(crate) const BUSINESS_UNITS: &str = "/business-units";
+pub(crate) const TAG_TYPES: &str = "/tag-types";
+pub(crate) const TECHNICIANS: &str = "/technicians";
+
+pub(crate) const MEMBERSHIP_TYPES: &str = "/membership-types";
+pub(crate) const MEMBERSHIPS_LIST: &str = "/memberships";
+pub(crate) fn membership(id: i64) -> String {
+    format!("/memberships/{id}")
+}
+pub(crate) const MEMBERSHIP_SALE: &str = "/memberships/sale";
+
+pub(crate) const CAPACITY: &str = "/capacity";
+pub(crate) const ARRIVAL_WINDOWS: &str = "/arrival-windows";
+
+pub(crate) const SERVICES: &str = "/services";
+pub(crate) const INVOICES: &str = "/invoices";
+pub(crate) const CAMPAIGNS: &str = "/campaigns";
+pub(crate) fn membership_duration_billing(type_id: i64) -> String {
+    format!("/membership-types/{type_id}/duration-billing-items")
+}
