@@ -16,5 +16,6 @@ pub mod sandbox;
 pub mod servicetitan;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod web;

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::StoreResult;
 use super::entities::sync_cursor;
 use super::tasks::stmt;
-use super::StoreResult;
 
 /// Where a stream's polling stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

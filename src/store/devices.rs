@@ -1,11 +1,14 @@
 //! Hub devices per location and their last reported flags.
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TryIntoModel,
+};
 
 use crate::domain::reminders::AlertKind;
 
-use super::entities::device;
 use super::StoreResult;
+use super::entities::device;
 
 /// A device row.
 pub type Device = device::Model;

@@ -1,9 +1,9 @@
 //! The Comfort Credit ledger: append-only entries per location, unique per source.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::StoreResult;
 use super::entities::credit_entry;
 use super::tasks::stmt;
-use super::StoreResult;
 
 /// A ledger entry.
 pub type Entry = credit_entry::Model;

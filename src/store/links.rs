@@ -5,9 +5,9 @@
 //! retry reads the link instead of creating again.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::StoreResult;
 use super::entities::external_link;
 use super::tasks::stmt;
-use super::StoreResult;
 
 /// Link kinds.
 pub mod kind {
@@ -92,4 +92,27 @@ pub async fn all_of_kind<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|l| l.local_id.parse().ok().map(|id| (id, l.st_id)))
         .collect())
+}
+
+/// Points an existing link at a new ServiceTitan ID (or creates it).
+pub async fn replace<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    kind: &str,
+    local_id: i64,
+    st_id: i64,
+) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "DELETE FROM external_links WHERE integration_id = $1 AND kind = $2 AND local_id = $3",
+        vec![
+            integration_id.into(),
+            kind.to_owned().into(),
+            local_id.to_string().into(),
+        ],
+    ))
+    .await?;
+    put(db, integration_id, kind, local_id, st_id).await?;
+    Ok(())
 }

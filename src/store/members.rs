@@ -5,8 +5,8 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
-use super::entities::{member, service_location};
 use super::StoreResult;
+use super::entities::{member, service_location};
 
 /// A member row.
 pub type Member = member::Model;

@@ -2,9 +2,9 @@
 //! partner behind a bearer token, its integration, idempotent API responses, backfill progress.
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::StoreResult;
 use super::entities::{api_idempotency, eligible_service, integration, partner};
 use super::tasks::stmt;
-use super::StoreResult;
 
 /// A partner row.
 pub type Partner = partner::Model;
@@ -86,6 +86,25 @@ pub async fn set_backfill_progress<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Adds to the backfill counters (each stream's pages add what they read).
+pub async fn add_backfill_progress<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    add_total: i64,
+    add_done: i64,
+) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE integrations SET backfill_total = CASE WHEN backfill_total + $1 < backfill_done + $2 \
+         THEN backfill_done + $2 ELSE backfill_total + $1 END, backfill_done = backfill_done + $2 \
+         WHERE id = $3",
+        vec![add_total.into(), add_done.into(), integration_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Records a successful sync exchange (and clears the integration's last error).
 pub async fn touch_last_sync<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResult<()> {
     let b = db.get_database_backend();
@@ -151,4 +170,19 @@ pub async fn save_idempotent_response<C: ConnectionTrait>(
         ))
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The membership type mapped to a plan code, if any.
+pub async fn plan_mapping<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    plan_code: &str,
+) -> StoreResult<Option<i64>> {
+    use super::entities::plan_mapping;
+    Ok(plan_mapping::Entity::find()
+        .filter(plan_mapping::Column::IntegrationId.eq(integration_id))
+        .filter(plan_mapping::Column::PlanCode.eq(plan_code))
+        .one(db)
+        .await?
+        .map(|m| m.membership_type_id))
 }

@@ -7,9 +7,9 @@ use sea_orm::{
 
 use crate::domain::reminders::AlertKind;
 
+use super::StoreResult;
 use super::entities::{reminder, reminder_note};
 use super::tasks::stmt;
-use super::StoreResult;
 
 /// An alert episode.
 pub type Reminder = reminder::Model;

@@ -11,7 +11,8 @@
 //! whole). PostgreSQL claims under a transaction-scoped advisory lock with
 //! `FOR UPDATE SKIP LOCKED`; SQLite claims in one `UPDATE … RETURNING` statement.
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Statement,
+    TransactionTrait, Value,
 };
 use serde::Serialize;
 
@@ -133,14 +134,16 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, task: NewTask) -> StoreResult<E
     match existing {
         Some(row) => Ok(Enqueued::Coalesced(row.try_get_by_index::<i64>(0)?)),
         // The pending task started running between the insert and the read: try once more.
-        None => Box::pin(enqueue(
-            db,
-            NewTask {
-                dedupe_key: Some(key),
-                ..task
-            },
-        ))
-        .await,
+        None => {
+            Box::pin(enqueue(
+                db,
+                NewTask {
+                    dedupe_key: Some(key),
+                    ..task
+                },
+            ))
+            .await
+        }
     }
 }
 
@@ -367,6 +370,104 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<Task
     Ok(sync_task::Entity::find_by_id(id).one(db).await?)
 }
 
+/// Queue figures of one integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Integration.
+    pub integration_id: i64,
+    /// Pending tasks (due or not).
+    pub pending: i64,
+    /// Pending tasks already due.
+    pub due: i64,
+    /// Running tasks.
+    pub running: i64,
+    /// Finished tasks.
+    pub done: i64,
+    /// Dead tasks.
+    pub dead: i64,
+    /// Pending tasks that failed at least once (waiting for a retry).
+    pub retrying: i64,
+    /// Seconds since the oldest due pending task became due (0 when none).
+    pub lag_seconds: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StatsRow {
+    integration_id: i64,
+    pending: i64,
+    due: i64,
+    running: i64,
+    done: i64,
+    dead: i64,
+    retrying: i64,
+    oldest_due: Option<i64>,
+}
+
+/// Queue figures per integration that has tasks.
+pub async fn queue_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueStats>> {
+    let b = db.get_database_backend();
+    let now = now_ms();
+    let sql = "SELECT integration_id, \
+        CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+        CAST(SUM(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS due, \
+        CAST(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS BIGINT) AS running, \
+        CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT) AS done, \
+        CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead, \
+        CAST(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS BIGINT) AS retrying, \
+        MIN(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN run_after_ms END) AS oldest_due \
+        FROM sync_tasks GROUP BY integration_id ORDER BY integration_id";
+    let rows = StatsRow::find_by_statement(stmt(b, sql, vec![now.into()]))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| QueueStats {
+            integration_id: r.integration_id,
+            pending: r.pending,
+            due: r.due,
+            running: r.running,
+            done: r.done,
+            dead: r.dead,
+            retrying: r.retrying,
+            lag_seconds: r.oldest_due.map(|t| ((now - t) / 1000).max(0)).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Tasks of an integration in `state`, most recently updated first.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    state: &str,
+    limit: u64,
+) -> StoreResult<Vec<Task>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(sync_task::Entity::find()
+        .filter(sync_task::Column::IntegrationId.eq(integration_id))
+        .filter(sync_task::Column::State.eq(state))
+        .order_by_desc(sync_task::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Pending tasks of an integration that failed at least once, most recent first.
+pub async fn retrying<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    limit: u64,
+) -> StoreResult<Vec<Task>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(sync_task::Entity::find()
+        .filter(sync_task::Column::IntegrationId.eq(integration_id))
+        .filter(sync_task::Column::State.eq(state::PENDING))
+        .filter(sync_task::Column::Attempts.gt(0))
+        .order_by_desc(sync_task::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -384,7 +485,11 @@ mod tests {
 
     #[test]
     fn placeholders_follow_the_backend() {
-        let s = stmt(DbBackend::Sqlite, "SELECT $1, $2", vec![1i64.into(), 2i64.into()]);
+        let s = stmt(
+            DbBackend::Sqlite,
+            "SELECT $1, $2",
+            vec![1i64.into(), 2i64.into()],
+        );
         assert_eq!(s.sql, "SELECT ?1, ?2");
         let p = stmt(DbBackend::Postgres, "SELECT $1", vec![1i64.into()]);
         assert_eq!(p.sql, "SELECT $1");
