@@ -253,8 +253,7 @@ impl<'a> Source<'a> {
     fn code(&self, what: &str, code: &Spanned<String>) -> Result<String, CatalogError> {
         let c = code.get_ref();
         let ok = c.starts_with(|ch: char| ch.is_ascii_lowercase())
-            && c
-                .chars()
+            && c.chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
         if !ok {
             return Err(self.err(
@@ -464,7 +463,10 @@ mod tests {
         let codes: Vec<&str> = c.plans().iter().map(|p| p.code.as_str()).collect();
         assert_eq!(codes, ["basic", "plus", "premium"]);
         let (t, cond) = c.condition("cooling", "not_cooling").unwrap();
-        assert_eq!((t.label.as_str(), cond.label.as_str()), ("Cooling", "Not cooling"));
+        assert_eq!(
+            (t.label.as_str(), cond.label.as_str()),
+            ("Cooling", "Not cooling")
+        );
         assert!(c.condition("heating", "short_cycling").is_some());
         assert!(c.condition("air_quality", "filter_change").is_some());
         assert!(c.condition("cooling", "no_heat").is_none());
@@ -477,10 +479,7 @@ mod tests {
     #[test]
     fn load_from_directory_matches_embedded() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-        assert_eq!(
-            Catalog::load(&dir).unwrap(),
-            Catalog::embedded().unwrap()
-        );
+        assert_eq!(Catalog::load(&dir).unwrap(), Catalog::embedded().unwrap());
     }
 
     #[test]
@@ -498,7 +497,10 @@ mod tests {
             .map(|v| (*v, format!("<{v}>")))
             .collect();
         let text = c.render_reminder(AlertKind::HubOffline, &vars).unwrap();
-        assert!(text.contains("<location_name>") && text.contains("<since>"), "{text}");
+        assert!(
+            text.contains("<location_name>") && text.contains("<since>"),
+            "{text}"
+        );
         assert!(!text.contains('{') && !text.contains('\n'), "{text}");
     }
 
@@ -522,10 +524,7 @@ mod tests {
     fn duplicate_plan_code() {
         let bad = "[[plan]]\ncode = \"basic\"\nname = \"A\"\n\n[[plan]]\ncode = \"basic\"\nname = \"B\"\n";
         let err = parse(bad, GOOD_TRADES, GOOD_REMINDERS).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "plans.toml:6: duplicate plan code 'basic'"
-        );
+        assert_eq!(err.to_string(), "plans.toml:6: duplicate plan code 'basic'");
     }
 
     #[test]
@@ -556,7 +555,10 @@ mod tests {
         let bad = "[[trade]]\ncode = \"cooling\"\nlabel = \"Cooling\"\nconditions = [{ code = \"a\", label = \"A\" }]\n\
                    [[trade]]\ncode = \"cooling\"\nlabel = \"Again\"\nconditions = [{ code = \"a\", label = \"A\" }]\n";
         let err = parse(GOOD_PLANS, bad, GOOD_REMINDERS).unwrap_err();
-        assert_eq!(err.to_string(), "trades.toml:6: duplicate trade code 'cooling'");
+        assert_eq!(
+            err.to_string(),
+            "trades.toml:6: duplicate trade code 'cooling'"
+        );
     }
 
     #[test]
@@ -601,7 +603,12 @@ mod tests {
 
     #[test]
     fn valid_minimal_templates() {
-        let c = parse(GOOD_PLANS, GOOD_TRADES, &templates("Hub offline since {since}")).unwrap();
+        let c = parse(
+            GOOD_PLANS,
+            GOOD_TRADES,
+            &templates("Hub offline since {since}"),
+        )
+        .unwrap();
         let t = c.reminder_template(AlertKind::HubOffline).unwrap();
         assert_eq!(t.placeholders, ["since"]);
     }
@@ -620,8 +627,11 @@ mod tests {
 
     #[test]
     fn malformed_placeholder() {
-        let (_, line, reason) =
-            invalid(parse(GOOD_PLANS, GOOD_TRADES, &templates("Hub offline {since")));
+        let (_, line, reason) = invalid(parse(
+            GOOD_PLANS,
+            GOOD_TRADES,
+            &templates("Hub offline {since"),
+        ));
         assert_eq!(line, 3);
         assert!(reason.contains("unclosed"), "{reason}");
     }
@@ -637,11 +647,17 @@ mod tests {
 
     #[test]
     fn duplicate_and_unknown_alert() {
-        let dup = format!("{}[[template]]\nalert = \"battery_low\"\ntext = \"again\"\n", templates("x"));
+        let dup = format!(
+            "{}[[template]]\nalert = \"battery_low\"\ntext = \"again\"\n",
+            templates("x")
+        );
         let (_, line, reason) = invalid(parse(GOOD_PLANS, GOOD_TRADES, &dup));
         assert_eq!(line, 13);
         assert_eq!(reason, "duplicate template for alert 'battery_low'");
-        let unknown = format!("{}[[template]]\nalert = \"smoke\"\ntext = \"fire\"\n", templates("x"));
+        let unknown = format!(
+            "{}[[template]]\nalert = \"smoke\"\ntext = \"fire\"\n",
+            templates("x")
+        );
         let (_, line, reason) = invalid(parse(GOOD_PLANS, GOOD_TRADES, &unknown));
         assert_eq!(line, 13);
         assert!(reason.starts_with("unknown alert kind 'smoke'"), "{reason}");

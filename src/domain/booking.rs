@@ -94,7 +94,7 @@ pub struct ArrivalWindow {
     pub end: DateTime<Utc>,
 }
 
-/// A window whose end is not after its start, or a range too long.
+/// A window whose end is not after its start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
     /// `end <= start`.
@@ -151,11 +151,20 @@ pub fn plan_appointment(slot: Slot, job_duration: Option<Duration>) -> Appointme
     }
 }
 
+/// One capacity request's time range (`startsOnOrAfter`, `endsOnOrBefore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityWindow {
+    /// `startsOnOrAfter`.
+    pub starts_on_or_after: DateTime<Utc>,
+    /// `endsOnOrBefore`.
+    pub ends_on_or_before: DateTime<Utc>,
+}
+
 /// Splits `[from, to)` into capacity request windows of at most 14 days.
 pub fn capacity_windows(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, WindowError> {
+) -> Result<Vec<CapacityWindow>, WindowError> {
     if to <= from {
         return Err(WindowError::Empty);
     }
@@ -164,7 +173,10 @@ pub fn capacity_windows(
     let mut s = from;
     while s < to {
         let e = (s + step).min(to);
-        out.push((s, e));
+        out.push(CapacityWindow {
+            starts_on_or_after: s,
+            ends_on_or_before: e,
+        });
         s = e;
     }
     Ok(out)
@@ -254,8 +266,10 @@ mod tests {
     fn capacity_windows_split_at_14_days() {
         let w = capacity_windows(t(0), t(0) + Duration::days(30)).unwrap();
         assert_eq!(w.len(), 3);
-        assert_eq!(w[0], (t(0), t(0) + Duration::days(14)));
-        assert_eq!(w[2].1, t(0) + Duration::days(30));
+        assert_eq!(w[0].starts_on_or_after, t(0));
+        assert_eq!(w[0].ends_on_or_before, t(0) + Duration::days(14));
+        assert_eq!(w[1].starts_on_or_after, w[0].ends_on_or_before);
+        assert_eq!(w[2].ends_on_or_before, t(0) + Duration::days(30));
         assert_eq!(capacity_windows(t(1), t(1)), Err(WindowError::Empty));
     }
 

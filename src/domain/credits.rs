@@ -233,10 +233,22 @@ mod tests {
     #[test]
     fn other_items_record_nothing() {
         let eligible = |id| id == 42;
-        assert_eq!(credit_for_invoice_item(1, &item("Material", Some(42), 10_000), eligible), None);
-        assert_eq!(credit_for_invoice_item(1, &item("Service", Some(41), 10_000), eligible), None);
-        assert_eq!(credit_for_invoice_item(1, &item("Service", None, 10_000), eligible), None);
-        assert_eq!(credit_for_invoice_item(1, &item("Service", Some(42), 49), eligible), None);
+        assert_eq!(
+            credit_for_invoice_item(1, &item("Material", Some(42), 10_000), eligible),
+            None
+        );
+        assert_eq!(
+            credit_for_invoice_item(1, &item("Service", Some(41), 10_000), eligible),
+            None
+        );
+        assert_eq!(
+            credit_for_invoice_item(1, &item("Service", None, 10_000), eligible),
+            None
+        );
+        assert_eq!(
+            credit_for_invoice_item(1, &item("Service", Some(42), 49), eligible),
+            None
+        );
         assert!(credit_for_invoice_item(1, &item("service", Some(42), 100), eligible).is_some());
     }
 

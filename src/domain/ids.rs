@@ -140,7 +140,8 @@ impl Email {
         }
         let invalid = || EmailError::Invalid(shorten(&t));
         let (local, domain) = t.split_once('@').ok_or_else(invalid)?;
-        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "@<>(),;:\"[]\\".contains(c);
+        let bad_char =
+            |c: char| c.is_whitespace() || c.is_control() || "@<>(),;:\"[]\\".contains(c);
         if local.is_empty() || local.chars().any(bad_char) || domain.chars().any(bad_char) {
             return Err(invalid());
         }
@@ -271,7 +272,10 @@ mod tests {
 
     #[test]
     fn tenant_id_accepts_trimmed_digits() {
-        assert_eq!(TenantId::parse("  1234567 ").map(TenantId::get), Ok(1_234_567));
+        assert_eq!(
+            TenantId::parse("  1234567 ").map(TenantId::get),
+            Ok(1_234_567)
+        );
         assert_eq!(TenantId::parse("123").map(TenantId::get), Ok(123));
         assert_eq!(
             TenantId::parse("999999999999").map(TenantId::get),
@@ -295,9 +299,18 @@ mod tests {
             TenantId::parse("12 34"),
             Err(TenantIdError::NotDigits(_))
         ));
-        assert!(matches!(TenantId::parse("-123"), Err(TenantIdError::NotDigits(_))));
-        assert!(matches!(TenantId::parse("١٢٣"), Err(TenantIdError::NotDigits(_))));
-        assert!(matches!(TenantId::parse("0123"), Err(TenantIdError::LeadingZero(_))));
+        assert!(matches!(
+            TenantId::parse("-123"),
+            Err(TenantIdError::NotDigits(_))
+        ));
+        assert!(matches!(
+            TenantId::parse("١٢٣"),
+            Err(TenantIdError::NotDigits(_))
+        ));
+        assert!(matches!(
+            TenantId::parse("0123"),
+            Err(TenantIdError::LeadingZero(_))
+        ));
     }
 
     #[test]
@@ -341,7 +354,10 @@ mod tests {
     #[test]
     fn idempotency_key_bounds() {
         assert_eq!(IdempotencyKey::parse("k").unwrap().as_str(), "k");
-        assert_eq!(IdempotencyKey::parse("a b-c_1").unwrap().as_str(), "a b-c_1");
+        assert_eq!(
+            IdempotencyKey::parse("a b-c_1").unwrap().as_str(),
+            "a b-c_1"
+        );
         assert!(IdempotencyKey::parse(&"x".repeat(200)).is_ok());
         assert_eq!(
             IdempotencyKey::parse(&"x".repeat(201)),

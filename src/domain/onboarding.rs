@@ -290,7 +290,10 @@ impl FromStr for EventKind {
 
 /// An illegal move: names the state, the event and what the state allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot {event} an integration in state {from}; allowed: {}", list(allowed))]
+#[error(
+    "cannot {event} an integration in state {from}; allowed: {}",
+    list(allowed)
+)]
 pub struct TransitionError {
     /// The state the integration is in.
     pub from: IntegrationState,
@@ -304,7 +307,11 @@ fn list(kinds: &[EventKind]) -> String {
     if kinds.is_empty() {
         return "none".to_owned();
     }
-    kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The target state of `kind` from `from`, or `None` if the move is illegal. The one table of
@@ -429,7 +436,10 @@ mod tests {
         assert_eq!(run(&p), Ok(S::Approved));
         let mut p = live.to_vec();
         p.extend([E::Suspend, E::Disconnect]);
-        assert!(run(&p).is_err(), "a suspension cannot be escaped by disconnecting");
+        assert!(
+            run(&p).is_err(),
+            "a suspension cannot be escaped by disconnecting"
+        );
     }
 
     #[test]

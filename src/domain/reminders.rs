@@ -253,6 +253,8 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
     let mut out = Vec::new();
     let mut rest = template;
     let mut offset = 0;
+    // Errors report a character position (templates may hold non-ASCII text).
+    let at = |byte: usize| template[..byte].chars().count();
     while !rest.is_empty() {
         let Some(i) = rest.find(['{', '}']) else {
             out.push(Piece::Text(rest));
@@ -267,11 +269,11 @@ fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
             continue;
         }
         if brace == "}" {
-            return Err(TemplateError::Unmatched(offset + i));
+            return Err(TemplateError::Unmatched(at(offset + i)));
         }
         let close = rest[i + 1..]
             .find('}')
-            .ok_or(TemplateError::Unclosed(offset + i))?;
+            .ok_or_else(|| TemplateError::Unclosed(at(offset + i)))?;
         let name = &rest[i + 1..i + 1 + close];
         if name.is_empty()
             || !name
@@ -380,20 +382,47 @@ mod tests {
     #[test]
     fn device_events_open_and_resolve() {
         use AlertAction::*;
-        assert_eq!(alert_action(DeviceEvent::Offline, false), Open(AlertKind::HubOffline));
-        assert_eq!(alert_action(DeviceEvent::Offline, true), Unchanged(AlertKind::HubOffline));
-        assert_eq!(alert_action(DeviceEvent::Online, true), Resolve(AlertKind::HubOffline));
-        assert_eq!(alert_action(DeviceEvent::Online, false), Unchanged(AlertKind::HubOffline));
-        assert_eq!(alert_action(DeviceEvent::BatteryLow, false), Open(AlertKind::BatteryLow));
-        assert_eq!(alert_action(DeviceEvent::BatteryOk, true), Resolve(AlertKind::BatteryLow));
-        assert_eq!(alert_action(DeviceEvent::FilterDue, false), Open(AlertKind::AirFilterDue));
+        assert_eq!(
+            alert_action(DeviceEvent::Offline, false),
+            Open(AlertKind::HubOffline)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::Offline, true),
+            Unchanged(AlertKind::HubOffline)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::Online, true),
+            Resolve(AlertKind::HubOffline)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::Online, false),
+            Unchanged(AlertKind::HubOffline)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::BatteryLow, false),
+            Open(AlertKind::BatteryLow)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::BatteryOk, true),
+            Resolve(AlertKind::BatteryLow)
+        );
+        assert_eq!(
+            alert_action(DeviceEvent::FilterDue, false),
+            Open(AlertKind::AirFilterDue)
+        );
         assert_eq!(
             alert_action(DeviceEvent::FilterChanged, true),
             Resolve(AlertKind::AirFilterDue)
         );
         for k in AlertKind::ALL {
-            let opens = DeviceEvent::ALL.iter().filter(|e| e.alert() == (k, true)).count();
-            let clears = DeviceEvent::ALL.iter().filter(|e| e.alert() == (k, false)).count();
+            let opens = DeviceEvent::ALL
+                .iter()
+                .filter(|e| e.alert() == (k, true))
+                .count();
+            let clears = DeviceEvent::ALL
+                .iter()
+                .filter(|e| e.alert() == (k, false))
+                .count();
             assert_eq!((opens, clears), (1, 1), "{k}");
         }
     }
@@ -429,7 +458,10 @@ mod tests {
         assert!(note_needed(["other", "[titanbridge:reminder:4]"], &m));
         assert!(!note_needed(["x", note.as_str()], &m));
         // 4 is not a prefix match of 42 nor the reverse.
-        assert!(note_needed([note.as_str()], &marker(MarkerRef::Reminder(4))));
+        assert!(note_needed(
+            [note.as_str()],
+            &marker(MarkerRef::Reminder(4))
+        ));
     }
 
     #[test]
@@ -448,9 +480,16 @@ mod tests {
         );
         assert_eq!(render("a {since", &vars), Err(TemplateError::Unclosed(2)));
         assert_eq!(render("a } b", &vars), Err(TemplateError::Unmatched(2)));
-        assert_eq!(render("{}", &vars), Err(TemplateError::BadName(String::new())));
-        assert_eq!(render("{Since}", &vars), Err(TemplateError::BadName("Since".into())));
+        assert_eq!(
+            render("{}", &vars),
+            Err(TemplateError::BadName(String::new()))
+        );
+        assert_eq!(
+            render("{Since}", &vars),
+            Err(TemplateError::BadName("Since".into()))
+        );
         assert_eq!(render("no vars", &vars), Ok("no vars".to_owned()));
+        assert_eq!(render("é {x", &vars), Err(TemplateError::Unclosed(2)));
     }
 
     #[test]
