@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn public_environments_use_documented_hosts() {
-        assert_eq!(Environment::Production.api_base(), "https://api.servicetitan.io");
+        assert_eq!(
+            Environment::Production.api_base(),
+            "https://api.servicetitan.io"
+        );
         assert_eq!(
             Environment::Integration.auth_base(),
             "https://auth-integration.servicetitan.io"

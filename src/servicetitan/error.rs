@@ -136,15 +136,24 @@ mod tests {
             "traceId":"t","errors":{"Name":["The Name field is required."]}}"#;
         let err = Error::from_response(400, body, None);
         let text = err.to_string();
-        assert!(text.contains("One or more validation errors occurred."), "{text}");
+        assert!(
+            text.contains("One or more validation errors occurred."),
+            "{text}"
+        );
         assert!(text.contains("Name: The Name field is required."), "{text}");
         assert!(!err.is_retryable());
     }
 
     #[test]
     fn statuses_map_to_variants_and_retryability() {
-        assert!(matches!(Error::from_response(403, b"", None), Error::Forbidden(_)));
-        assert!(matches!(Error::from_response(404, b"{}", None), Error::NotFound(_)));
+        assert!(matches!(
+            Error::from_response(403, b"", None),
+            Error::Forbidden(_)
+        ));
+        assert!(matches!(
+            Error::from_response(404, b"{}", None),
+            Error::NotFound(_)
+        ));
         let limited = Error::from_response(429, b"", Some(Duration::from_secs(2)));
         assert!(limited.is_retryable());
         assert!(limited.to_string().contains("retry after 2 s"));

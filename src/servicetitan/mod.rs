@@ -26,6 +26,7 @@ use secrecy::SecretString;
 pub use environment::Environment;
 pub use error::Error;
 pub use limiter::client_burst;
+pub(crate) use limiter::quota;
 pub use models::*;
 pub use paging::{Active, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Page};
 pub use request::TenantClient;

@@ -199,13 +199,19 @@ mod tests {
 
     #[test]
     fn query_carries_filters_and_paging() {
-        let t = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).single().unwrap_or_default();
+        let t = Utc
+            .with_ymd_and_hms(2025, 3, 1, 12, 0, 0)
+            .single()
+            .unwrap_or_default();
         let q = ListQuery::new()
             .page_size(100_000)
             .modified_on_or_after(t)
             .external_data("guid", "tbId", &["a", "b"]);
         let params = q.for_page(3);
-        assert!(params.contains(&("modifiedOnOrAfter".into(), "2025-03-01T12:00:00.000Z".into())));
+        assert!(params.contains(&(
+            "modifiedOnOrAfter".into(),
+            "2025-03-01T12:00:00.000Z".into()
+        )));
         assert!(params.contains(&("externalDataValues".into(), "a,b".into())));
         assert!(params.contains(&("page".into(), "3".into())));
         assert!(params.contains(&("pageSize".into(), "5000".into())));

@@ -115,7 +115,12 @@ impl TenantClient {
                     }
                     refreshed = true;
                     Counters::bump(&counters.token_refreshes_after_401);
-                    tracing::info!(tenant = self.tenant_id, module, path, "401: refreshing token once");
+                    tracing::info!(
+                        tenant = self.tenant_id,
+                        module,
+                        path,
+                        "401: refreshing token once"
+                    );
                     shared
                         .tokens
                         .invalidate(&self.env, &self.creds.client_id, generation)
@@ -248,7 +253,11 @@ impl TenantClient {
 }
 
 /// Decodes a JSON body, naming the endpoint on failure.
-pub(crate) fn decode<T: DeserializeOwned>(module: &str, path: &str, bytes: &[u8]) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    module: &str,
+    path: &str,
+    bytes: &[u8],
+) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::Decode(format!("{module}{path}: {e}")))
 }
 

@@ -147,12 +147,29 @@ mod tests {
     #[test]
     fn buckets_are_monotonic_and_bounded() {
         let mut last = 0;
-        for us in [0u64, 1, 7, 8, 9, 15, 16, 17, 100, 1_000, 16_667, 1_000_000, u64::MAX / 2] {
+        for us in [
+            0u64,
+            1,
+            7,
+            8,
+            9,
+            15,
+            16,
+            17,
+            100,
+            1_000,
+            16_667,
+            1_000_000,
+            u64::MAX / 2,
+        ] {
             let b = bucket_of(us);
             assert!(b >= last, "bucket for {us} went backwards");
             if b < OCTAVES * SUB - 1 {
                 assert!(upper_bound(b) >= us, "upper bound of {us}");
-                assert!(upper_bound(b) as f64 <= (us as f64) * 1.13 + 1.0, "resolution at {us}");
+                assert!(
+                    upper_bound(b) as f64 <= (us as f64) * 1.13 + 1.0,
+                    "resolution at {us}"
+                );
             }
             last = b;
         }

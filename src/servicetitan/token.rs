@@ -142,7 +142,8 @@ async fn fetch(
     }
     let oauth: Option<OAuthError> = serde_json::from_slice(&body).ok();
     let code = oauth.and_then(|o| o.error).unwrap_or_default();
-    if matches!(status, 400 | 401) && matches!(code.as_str(), "invalid_client" | "unauthorized_client")
+    if matches!(status, 400 | 401)
+        && matches!(code.as_str(), "invalid_client" | "unauthorized_client")
     {
         return Err(Error::InvalidCredentials);
     }
@@ -155,7 +156,13 @@ mod tests {
 
     #[test]
     fn margin_is_sixty_seconds_for_normal_tokens() {
-        assert_eq!(refresh_margin(Duration::from_secs(900)), Duration::from_secs(60));
-        assert_eq!(refresh_margin(Duration::from_secs(2)), Duration::from_millis(500));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(900)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
     }
 }

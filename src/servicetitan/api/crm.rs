@@ -4,8 +4,8 @@ use reqwest::Method;
 use super::list_endpoint;
 use crate::servicetitan::paths::{self, CRM};
 use crate::servicetitan::{
-    Booking, BookingPatch, Contact, CustomFieldType, Customer, CustomerPatch, Error,
-    ListQuery, Location, LocationPatch, NewBooking, NewCustomer, NewLocation, TenantClient,
+    Booking, BookingPatch, Contact, CustomFieldType, Customer, CustomerPatch, Error, ListQuery,
+    Location, LocationPatch, NewBooking, NewCustomer, NewLocation, TenantClient,
 };
 
 impl TenantClient {
@@ -64,8 +64,12 @@ impl TenantClient {
 
     /// Tags a customer (idempotent).
     pub async fn add_customer_tag(&self, customer_id: i64, tag_type_id: i64) -> Result<(), Error> {
-        self.send_empty(Method::POST, CRM, &paths::customer_tag(customer_id, tag_type_id))
-            .await
+        self.send_empty(
+            Method::POST,
+            CRM,
+            &paths::customer_tag(customer_id, tag_type_id),
+        )
+        .await
     }
 
     /// Removes a tag from a customer.

@@ -50,11 +50,15 @@ impl TenantClient {
 
     /// One customer membership.
     pub async fn membership(&self, id: i64) -> Result<CustomerMembership, Error> {
-        self.get_json(MEMBERSHIPS, &paths::membership(id), &[]).await
+        self.get_json(MEMBERSHIPS, &paths::membership(id), &[])
+            .await
     }
 
     /// Sells a membership and reads back the new customer membership.
-    pub async fn sell_membership(&self, sale: &MembershipSale) -> Result<CustomerMembership, Error> {
+    pub async fn sell_membership(
+        &self,
+        sale: &MembershipSale,
+    ) -> Result<CustomerMembership, Error> {
         let result: MembershipSaleResult = self
             .write_json(Method::POST, MEMBERSHIPS, paths::MEMBERSHIP_SALE, sale)
             .await?;

@@ -41,7 +41,10 @@ pub struct InvoiceItem {
     /// Description.
     pub description: Option<String>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -54,7 +57,10 @@ pub struct Invoice {
     /// Reference number.
     pub reference_number: String,
     /// Invoice date.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub invoice_date: Option<DateTime<Utc>>,
     /// Total.
     pub total: f64,
@@ -69,6 +75,9 @@ pub struct Invoice {
     /// Lines.
     pub items: Vec<InvoiceItem>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }

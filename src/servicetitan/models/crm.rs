@@ -63,10 +63,16 @@ pub struct Customer {
     /// Our external data.
     pub external_data: Option<ExternalData>,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -165,10 +171,16 @@ pub struct Location {
     /// Our external data.
     pub external_data: Option<ExternalData>,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -253,7 +265,10 @@ pub struct Booking {
     /// `Residential` or `Commercial`.
     pub customer_type: Option<String>,
     /// Requested start.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start: Option<DateTime<Utc>>,
     /// First-time client.
     pub is_first_time_client: bool,
@@ -274,10 +289,16 @@ pub struct Booking {
     /// Contacts.
     pub contacts: Vec<Contact>,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

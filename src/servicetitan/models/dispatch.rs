@@ -44,10 +44,16 @@ pub struct Availability {
     /// End in the tenant's local time (as sent).
     pub end: String,
     /// Start in UTC.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_utc: Option<DateTime<Utc>>,
     /// End in UTC.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub end_utc: Option<DateTime<Utc>>,
     /// Business units of the slot.
     pub business_unit_ids: Vec<i64>,
@@ -68,10 +74,16 @@ pub struct Availability {
 #[serde(rename_all = "camelCase", default)]
 pub struct CapacityResponse {
     /// Window start.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub starts_on_or_after: Option<DateTime<Utc>>,
     /// Window end.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ends_on_or_before: Option<DateTime<Utc>>,
     /// Slots.
     pub availabilities: Vec<Availability>,

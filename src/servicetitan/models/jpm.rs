@@ -19,7 +19,10 @@ pub struct Job {
     /// `Scheduled`, `Dispatched`, `InProgress`, `Hold`, `Completed`, `Canceled`.
     pub job_status: String,
     /// When completed.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub completed_on: Option<DateTime<Utc>>,
     /// Business unit.
     pub business_unit_id: i64,
@@ -44,10 +47,16 @@ pub struct Job {
     /// Our external data.
     pub external_data: Option<ExternalData>,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -131,10 +140,16 @@ pub struct JobNote {
     /// Author.
     pub created_by_id: Option<i64>,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -169,7 +184,10 @@ pub struct JobType {
     /// Whether active.
     pub active: bool,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -184,25 +202,43 @@ pub struct Appointment {
     /// Number.
     pub appointment_number: String,
     /// Start.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start: Option<DateTime<Utc>>,
     /// End.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub end: Option<DateTime<Utc>>,
     /// Arrival window start.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub arrival_window_start: Option<DateTime<Utc>>,
     /// Arrival window end.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub arrival_window_end: Option<DateTime<Utc>>,
     /// `Scheduled`, `Dispatched`, `Working`, `Hold`, `Done`, `Canceled`.
     pub status: String,
     /// Customer.
     pub customer_id: i64,
     /// Created.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }

@@ -21,7 +21,10 @@ pub struct MembershipType {
     /// The sale task used to sell this type (low confidence: where it comes from in the real API).
     pub sale_task_id: Option<i64>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -42,15 +45,24 @@ pub struct CustomerMembership {
     /// `Active`, `Suspended`, `Expired`, `Canceled`, `Deleted`.
     pub status: String,
     /// Start.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub from: Option<DateTime<Utc>>,
     /// End.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub to: Option<DateTime<Utc>>,
     /// Memo.
     pub memo: Option<String>,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

@@ -15,7 +15,10 @@ pub struct BusinessUnit {
     /// Whether active.
     pub active: bool,
     /// Last modified.
-    #[serde(deserialize_with = "super::ts::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::ts::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

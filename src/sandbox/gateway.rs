@@ -1,0 +1,179 @@
+//! HTTP front of the simulated API: token endpoint, then App Key, token, tenant, grant, rate
+//! limit and fault checks before a call reaches its handler.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use governor::clock::{Clock, DefaultClock};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::routes::{self, Problem, Req};
+use super::state::{Access, SandboxState};
+
+fn problem(p: &Problem) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .json(p.body())
+}
+
+fn outage() -> HttpResponse {
+    problem(&Problem::new(
+        503,
+        "Service Unavailable: the sandbox is in a forced outage.",
+    ))
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /connect/token` (client credentials).
+pub(crate) async fn token(body: web::Bytes, state: web::Data<SandboxState>) -> HttpResponse {
+    let faults = state.faults();
+    if faults.in_outage() {
+        return outage();
+    }
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    let oauth_error = |error: &str, description: &str| {
+        HttpResponse::BadRequest().json(json!({"error": error, "error_description": description}))
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<TokenForm>(&body) else {
+        return oauth_error(
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded.",
+        );
+    };
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(
+            "unsupported_grant_type",
+            "Only client_credentials is supported.",
+        );
+    }
+    let (Some(id), Some(secret)) = (form.client_id, form.client_secret) else {
+        return oauth_error(
+            "invalid_client",
+            "client_id and client_secret are required.",
+        );
+    };
+    match state.issue_token(&id, &secret) {
+        Some((token, ttl)) => HttpResponse::Ok().json(json!({
+            "access_token": token,
+            "expires_in": ttl.as_secs().max(1),
+            "token_type": "Bearer",
+            "scope": "tn.crm tn.jpm tn.dispatch tn.settings tn.memberships tn.pricebook tn.accounting tn.marketing",
+        })),
+        None => oauth_error("invalid_client", "Unknown client or wrong secret."),
+    }
+}
+
+fn header<'r>(req: &'r HttpRequest, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every API path: `/{module}/v2/tenant/{tenant}/{rest}`.
+pub(crate) async fn api(
+    req: HttpRequest,
+    path: web::Path<(String, i64, String)>,
+    body: web::Bytes,
+    state: web::Data<SandboxState>,
+) -> HttpResponse {
+    let (module, tenant_id, rest) = path.into_inner();
+    let faults = state.faults();
+    if faults.in_outage() {
+        return outage();
+    }
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if !state.app_key_ok(header(&req, "ST-App-Key")) {
+        return problem(&Problem::new(
+            403,
+            "The ST-App-Key header is missing or is not a valid App Key.",
+        ));
+    }
+    let token = header(&req, "Authorization").map(|h| {
+        let h = h.trim();
+        match h.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("bearer ") => h[7..].trim(),
+            _ => h,
+        }
+    });
+    let entry = match state.access(token, tenant_id) {
+        Access::Granted(e) => e,
+        Access::NoToken => return unauthorized("The Authorization header is missing."),
+        Access::BadToken => return unauthorized("The access token is invalid or has expired."),
+        Access::UnknownTenant => {
+            return problem(&Problem::new(
+                404,
+                format!("Tenant {tenant_id} was not found."),
+            ));
+        }
+        Access::NotGranted => {
+            return problem(&Problem::new(
+                403,
+                format!("This client is not granted access to tenant {tenant_id}."),
+            ));
+        }
+    };
+    if let Err(not_until) = entry.limiter.check() {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        entry.data.lock().rate_limited += 1;
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", secs.to_string()))
+            .json(
+                Problem::new(
+                    429,
+                    "Too many requests: the limit is per application per tenant.",
+                )
+                .body(),
+            );
+    }
+    if let Some(status) = state.next_scripted().or_else(|| faults.roll()) {
+        entry.data.lock().calls += 1;
+        let mut resp = HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
+        if status == 429 {
+            resp.insert_header(("Retry-After", faults.retry_after_secs.to_string()));
+        }
+        return resp.json(Problem::new(status, format!("Injected fault {status}")).body());
+    }
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+    let r = Req {
+        method: req.method().as_str(),
+        module: &module,
+        segs: rest.split('/').filter(|s| !s.is_empty()).collect(),
+        query,
+        body: &body,
+    };
+    let reply = {
+        let mut t = entry.data.lock();
+        t.calls += 1;
+        *t.calls_by_endpoint
+            .entry(routes::endpoint_name(&r))
+            .or_default() += 1;
+        routes::dispatch(&mut t, &r)
+    };
+    match reply {
+        Ok((status, v)) => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v)
+        }
+        Err(p) => problem(&p),
+    }
+}
+
+fn unauthorized(msg: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header(("WWW-Authenticate", "Bearer error=\"invalid_token\""))
+        .json(Problem::new(401, msg).body())
+}

@@ -1,0 +1,166 @@
+//! The simulated API: one dispatcher from (method, module, path) to handlers on a tenant.
+use std::collections::{BTreeMap, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::query;
+use super::tenant::Tenant;
+
+pub(crate) mod capacity;
+pub(crate) mod crm;
+pub(crate) mod jpm;
+pub(crate) mod reference;
+
+/// An API request below `/{module}/v2/tenant/{tenant}`.
+pub(crate) struct Req<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) module: &'a str,
+    pub(crate) segs: Vec<&'a str>,
+    pub(crate) query: HashMap<String, String>,
+    pub(crate) body: &'a [u8],
+}
+
+/// An RFC 7807-style error body.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    pub(crate) status: u16,
+    pub(crate) title: String,
+    pub(crate) errors: BTreeMap<String, Vec<String>>,
+}
+
+impl Problem {
+    pub(crate) fn new(status: u16, title: impl Into<String>) -> Self {
+        Self {
+            status,
+            title: title.into(),
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// A 400 validation error on one field.
+    pub(crate) fn field(field: &str, msg: impl Into<String>) -> Self {
+        let mut p = Self::new(400, "One or more validation errors occurred.");
+        p.errors.insert(field.to_owned(), vec![msg.into()]);
+        p
+    }
+
+    pub(crate) fn not_found(what: &str, id: i64) -> Self {
+        Self::new(404, format!("{what} with id {id} was not found"))
+    }
+
+    /// The JSON body.
+    pub(crate) fn body(&self) -> Value {
+        json!({
+            "type": format!("https://httpstatuses.io/{}", self.status),
+            "title": self.title,
+            "status": self.status,
+            "traceId": uuid::Uuid::new_v4().simple().to_string(),
+            "errors": self.errors,
+            "data": {},
+        })
+    }
+}
+
+/// Status and JSON body of a success.
+pub(crate) type Reply = Result<(u16, Value), Problem>;
+
+pub(crate) fn ok(v: Value) -> Reply {
+    Ok((200, v))
+}
+
+/// Parses the JSON body into `T`, or a 400 naming what is wrong.
+pub(crate) fn body<T: DeserializeOwned>(req: &Req<'_>) -> Result<T, Problem> {
+    serde_json::from_slice(req.body)
+        .map_err(|e| Problem::field("body", format!("The request body is invalid: {e}")))
+}
+
+/// Parses a path segment as an ID.
+pub(crate) fn id(seg: &str) -> Result<i64, Problem> {
+    seg.parse()
+        .map_err(|_| Problem::new(404, format!("'{seg}' is not a valid id")))
+}
+
+/// Lists a collection (or any records) through the shared filter/paging rules.
+pub(crate) fn list<'v>(records: impl Iterator<Item = &'v Value>, req: &Req<'_>) -> Reply {
+    query::envelope(records, &req.query)
+        .map(|v| (200, v))
+        .map_err(|param| Problem::field(&param, format!("The value of '{param}' is not valid.")))
+}
+
+/// A name for call counting: IDs replaced by `{id}`.
+pub(crate) fn endpoint_name(req: &Req<'_>) -> String {
+    let path: Vec<&str> = req
+        .segs
+        .iter()
+        .map(|s| {
+            if s.chars().all(|c| c.is_ascii_digit()) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    format!("{} /{}/{}", req.method, req.module, path.join("/"))
+}
+
+/// Routes one request.
+pub(crate) fn dispatch(t: &mut Tenant, req: &Req<'_>) -> Reply {
+    match req.module {
+        "crm" => crm::route(t, req),
+        "jpm" => jpm::route(t, req),
+        "settings" | "memberships" | "dispatch" | "pricebook" | "accounting" | "marketing" => {
+            reference::route(t, req)
+        }
+        _ => Err(not_served(req)),
+    }
+}
+
+/// The 404 for a path the sandbox does not serve.
+pub(crate) fn not_served(req: &Req<'_>) -> Problem {
+    Problem::new(
+        404,
+        format!(
+            "The sandbox does not serve {} /{}/v2/tenant/{{tenant}}/{}",
+            req.method,
+            req.module,
+            req.segs.join("/")
+        ),
+    )
+}
+
+/// Replaces or merges `customFields` by `typeId`, filling in names from the field types.
+pub(crate) fn merge_custom_fields(
+    t: &Tenant,
+    types: &'static str,
+    current: Option<&Value>,
+    incoming: &Value,
+) -> Result<Value, Problem> {
+    let mut out: Vec<Value> = current
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for item in incoming.as_array().into_iter().flatten() {
+        let type_id = item.get("typeId").and_then(Value::as_i64).unwrap_or(0);
+        let Some(ty) = t.get(types, type_id) else {
+            return Err(Problem::field(
+                "customFields",
+                format!("Custom field type {type_id} does not exist."),
+            ));
+        };
+        let value = match item.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let entry = json!({"typeId": type_id, "name": ty["name"], "value": value});
+        match out
+            .iter_mut()
+            .find(|v| v.get("typeId").and_then(Value::as_i64) == Some(type_id))
+        {
+            Some(slot) => *slot = entry,
+            None => out.push(entry),
+        }
+    }
+    Ok(Value::Array(out))
+}

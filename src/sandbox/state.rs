@@ -1,0 +1,313 @@
+//! Shared sandbox state: clients, tokens, tenants, faults. Usable in-process from tests.
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor::DefaultDirectRateLimiter;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::faults::Faults;
+use super::tenant::{Tenant, res};
+use crate::servicetitan::{
+    Appointment, Booking, Contact, Customer, CustomerMembership, Invoice, Job, JobNote, Location,
+};
+
+struct Client {
+    secret: String,
+    tenants: HashSet<i64>,
+    token_requests: u64,
+}
+
+/// A tenant's data plus its rate limiter.
+pub(crate) struct TenantEntry {
+    pub(crate) data: Mutex<Tenant>,
+    pub(crate) limiter: DefaultDirectRateLimiter,
+}
+
+struct Inner {
+    app_key: String,
+    rate: u32,
+    token_ttl: Mutex<Duration>,
+    faults: Mutex<Faults>,
+    scripted: Mutex<VecDeque<u16>>,
+    clients: Mutex<HashMap<String, Client>>,
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    tenants: RwLock<HashMap<i64, Arc<TenantEntry>>>,
+}
+
+/// Handle on the sandbox's state (cheap to clone).
+#[derive(Clone)]
+pub struct SandboxState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxState")
+            .field("tenants", &self.inner.tenants.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What landed in one simulated tenant, typed with the client's models.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSnapshot {
+    /// Tenant ID.
+    pub tenant_id: i64,
+    /// Customers (with custom fields and tags).
+    pub customers: Vec<Customer>,
+    /// Locations (with custom field values and tags).
+    pub locations: Vec<Location>,
+    /// Contacts by customer ID.
+    pub contacts: BTreeMap<i64, Vec<Contact>>,
+    /// Bookings.
+    pub bookings: Vec<Booking>,
+    /// Jobs.
+    pub jobs: Vec<Job>,
+    /// Appointments.
+    pub appointments: Vec<Appointment>,
+    /// Notes by job ID.
+    pub job_notes: BTreeMap<i64, Vec<JobNote>>,
+    /// Customer memberships.
+    pub memberships: Vec<CustomerMembership>,
+    /// Invoices with items.
+    pub invoices: Vec<Invoice>,
+    /// API calls served (after auth and rate limiting).
+    pub calls: u64,
+    /// Calls refused with 429 by the rate limiter.
+    pub rate_limited: u64,
+    /// Calls by `METHOD /module/path` with IDs as `{id}`.
+    pub calls_by_endpoint: BTreeMap<String, u64>,
+}
+
+impl TenantSnapshot {
+    /// The value of custom field `type_id` on location `location_id`.
+    pub fn location_custom_field(&self, location_id: i64, type_id: i64) -> Option<&str> {
+        self.locations
+            .iter()
+            .find(|l| l.id == location_id)?
+            .custom_fields
+            .iter()
+            .find(|f| f.type_id == type_id)
+            .map(|f| f.value.as_str())
+    }
+}
+
+fn typed<T: DeserializeOwned>(rows: impl Iterator<Item = Value>) -> Vec<T> {
+    rows.filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
+}
+
+/// Outcome of the access checks for one API call.
+pub(crate) enum Access {
+    Granted(Arc<TenantEntry>),
+    NoToken,
+    BadToken,
+    UnknownTenant,
+    NotGranted,
+}
+
+impl SandboxState {
+    pub(crate) fn new(app_key: &str, rate: u32, token_ttl: Duration, faults: Faults) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                app_key: app_key.to_owned(),
+                rate: rate.max(1),
+                token_ttl: Mutex::new(token_ttl),
+                faults: Mutex::new(faults),
+                scripted: Mutex::new(VecDeque::new()),
+                clients: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
+                tenants: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Creates (seeded) tenant `tenant_id` if new, and grants it to `client_id`, registering
+    /// the client with `client_secret` if new (an existing client keeps its secret).
+    pub fn add_tenant(&self, tenant_id: i64, client_id: &str, client_secret: &str) {
+        {
+            let mut tenants = self.inner.tenants.write();
+            tenants.entry(tenant_id).or_insert_with(|| {
+                let rate = self.inner.rate;
+                Arc::new(TenantEntry {
+                    data: Mutex::new(Tenant::seeded()),
+                    limiter: governor::RateLimiter::direct(crate::servicetitan::quota(rate, rate)),
+                })
+            });
+        }
+        self.inner
+            .clients
+            .lock()
+            .entry(client_id.to_owned())
+            .or_insert_with(|| Client {
+                secret: client_secret.to_owned(),
+                tenants: HashSet::new(),
+                token_requests: 0,
+            })
+            .tenants
+            .insert(tenant_id);
+    }
+
+    pub(crate) fn entry(&self, tenant_id: i64) -> Option<Arc<TenantEntry>> {
+        self.inner.tenants.read().get(&tenant_id).cloned()
+    }
+
+    /// Runs `f` on a tenant's data.
+    pub(crate) fn with_tenant<R>(
+        &self,
+        tenant_id: i64,
+        f: impl FnOnce(&mut Tenant) -> R,
+    ) -> Option<R> {
+        let entry = self.entry(tenant_id)?;
+        let mut data = entry.data.lock();
+        Some(f(&mut data))
+    }
+
+    /// Everything stored for a tenant, typed; `None` for an unknown tenant.
+    pub fn snapshot(&self, tenant_id: i64) -> Option<TenantSnapshot> {
+        self.with_tenant(tenant_id, |t| {
+            let rows = |t: &Tenant, name| {
+                t.read(name)
+                    .map(|c| c.values().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            };
+            TenantSnapshot {
+                tenant_id,
+                customers: typed(rows(t, res::CUSTOMERS).into_iter()),
+                locations: typed(rows(t, res::LOCATIONS).into_iter()),
+                contacts: t
+                    .contacts
+                    .iter()
+                    .map(|(k, v)| (*k, typed(v.iter().cloned())))
+                    .collect(),
+                bookings: typed(rows(t, res::BOOKINGS).into_iter()),
+                jobs: typed(rows(t, res::JOBS).into_iter()),
+                appointments: typed(rows(t, res::APPOINTMENTS).into_iter()),
+                job_notes: t
+                    .notes
+                    .iter()
+                    .map(|(k, v)| (*k, typed(v.iter().cloned())))
+                    .collect(),
+                memberships: typed(rows(t, res::MEMBERSHIPS).into_iter()),
+                invoices: typed(rows(t, res::INVOICES).into_iter()),
+                calls: t.calls,
+                rate_limited: t.rate_limited,
+                calls_by_endpoint: t.calls_by_endpoint.clone(),
+            }
+        })
+    }
+
+    /// (calls served, calls refused with 429) for a tenant, without copying its records.
+    pub fn call_counts(&self, tenant_id: i64) -> Option<(u64, u64)> {
+        self.with_tenant(tenant_id, |t| (t.calls, t.rate_limited))
+    }
+
+    /// Replaces the fault knobs.
+    pub fn set_faults(&self, f: Faults) {
+        *self.inner.faults.lock() = f;
+    }
+
+    /// The current fault knobs.
+    pub fn faults(&self) -> Faults {
+        self.inner.faults.lock().clone()
+    }
+
+    /// Answers the next `count` API calls (any tenant, after auth) with `status`.
+    pub fn fail_next(&self, status: u16, count: usize) {
+        let mut q = self.inner.scripted.lock();
+        q.extend(std::iter::repeat_n(status, count));
+    }
+
+    pub(crate) fn next_scripted(&self) -> Option<u16> {
+        self.inner.scripted.lock().pop_front()
+    }
+
+    /// Lifetime of tokens issued from now on.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        *self.inner.token_ttl.lock() = ttl;
+    }
+
+    /// Invalidates every issued token (callers then get 401).
+    pub fn expire_tokens(&self) {
+        self.inner.tokens.lock().clear();
+    }
+
+    /// Token requests made with `client_id` (accepted or not).
+    pub fn token_requests(&self, client_id: &str) -> u64 {
+        self.inner
+            .clients
+            .lock()
+            .get(client_id)
+            .map_or(0, |c| c.token_requests)
+    }
+
+    /// Access tokens currently issued to `client_id` (lets tests assert tokens never leak).
+    pub fn tokens_for(&self, client_id: &str) -> Vec<String> {
+        self.inner
+            .tokens
+            .lock()
+            .iter()
+            .filter(|(_, (c, _))| c == client_id)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    pub(crate) fn app_key_ok(&self, key: Option<&str>) -> bool {
+        key == Some(self.inner.app_key.as_str())
+    }
+
+    /// Issues a token for valid credentials: `(token, lifetime)`.
+    pub(crate) fn issue_token(&self, client_id: &str, secret: &str) -> Option<(String, Duration)> {
+        {
+            let mut clients = self.inner.clients.lock();
+            let client = clients.get_mut(client_id)?;
+            client.token_requests += 1;
+            if client.secret != secret {
+                return None;
+            }
+        }
+        let ttl = *self.inner.token_ttl.lock();
+        let token = format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        );
+        let mut tokens = self.inner.tokens.lock();
+        if tokens.len() > 10_000 {
+            let now = Instant::now();
+            tokens.retain(|_, (_, exp)| *exp > now);
+        }
+        tokens.insert(token.clone(), (client_id.to_owned(), Instant::now() + ttl));
+        Some((token, ttl))
+    }
+
+    /// Token, tenant and grant checks for one call.
+    pub(crate) fn access(&self, token: Option<&str>, tenant_id: i64) -> Access {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Access::NoToken;
+        };
+        let client_id = match self.inner.tokens.lock().get(token) {
+            Some((client, exp)) if *exp > Instant::now() => client.clone(),
+            _ => return Access::BadToken,
+        };
+        let Some(entry) = self.entry(tenant_id) else {
+            return Access::UnknownTenant;
+        };
+        let granted = self
+            .inner
+            .clients
+            .lock()
+            .get(&client_id)
+            .is_some_and(|c| c.tenants.contains(&tenant_id));
+        if granted {
+            Access::Granted(entry)
+        } else {
+            Access::NotGranted
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! One simulated tenant's records, held as ServiceTitan-shaped JSON objects.
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Records of one resource by ID (ordered, so paging is stable).
+pub(crate) type Coll = BTreeMap<i64, Value>;
+
+/// Resource names used as collection keys.
+pub(crate) mod res {
+    pub const BUSINESS_UNITS: &str = "business-units";
+    pub const JOB_TYPES: &str = "job-types";
+    pub const TAG_TYPES: &str = "tag-types";
+    pub const TECHNICIANS: &str = "technicians";
+    pub const MEMBERSHIP_TYPES: &str = "membership-types";
+    pub const CUSTOMER_FIELDS: &str = "customer-custom-fields";
+    pub const LOCATION_FIELDS: &str = "location-custom-fields";
+    pub const SERVICES: &str = "services";
+    pub const CAMPAIGNS: &str = "campaigns";
+    pub const ARRIVAL_WINDOWS: &str = "arrival-windows";
+    pub const CUSTOMERS: &str = "customers";
+    pub const LOCATIONS: &str = "locations";
+    pub const BOOKINGS: &str = "bookings";
+    pub const JOBS: &str = "jobs";
+    pub const APPOINTMENTS: &str = "appointments";
+    pub const MEMBERSHIPS: &str = "memberships";
+    pub const INVOICES: &str = "invoices";
+}
+
+/// Formats a time the way the sandbox stores it: fixed width, so string order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The current time as a stored timestamp.
+pub(crate) fn now() -> String {
+    ts(Utc::now())
+}
+
+const SEED_TIME: &str = "2024-01-15T12:00:00.000000Z";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Seed {
+    business_units: Vec<Value>,
+    capacity_per_window: HashMap<String, i64>,
+    job_types: Vec<Value>,
+    tag_types: Vec<Value>,
+    customer_custom_fields: Vec<Value>,
+    location_custom_fields: Vec<Value>,
+    technicians: Vec<Value>,
+    membership_types: Vec<Value>,
+    pricebook_services: Vec<Value>,
+    materials: Vec<Value>,
+    campaigns: Vec<Value>,
+    arrival_windows: Vec<Value>,
+    customers: Vec<Value>,
+}
+
+/// The seed file every new tenant starts from.
+const SEED: &str = include_str!("seed/tenant.json");
+
+/// A tenant's state.
+pub(crate) struct Tenant {
+    next_id: i64,
+    pub(crate) colls: HashMap<&'static str, Coll>,
+    /// Contacts by customer ID.
+    pub(crate) contacts: BTreeMap<i64, Vec<Value>>,
+    /// Notes by job ID (notes have no ID).
+    pub(crate) notes: BTreeMap<i64, Vec<Value>>,
+    /// Capacity per arrival window per day, by business unit.
+    pub(crate) capacity: HashMap<i64, i64>,
+    /// Material SKUs for generated invoices.
+    pub(crate) materials: Vec<Value>,
+    /// Calls served (after auth and rate limit).
+    pub(crate) calls: u64,
+    /// Calls refused with 429 by the rate limiter.
+    pub(crate) rate_limited: u64,
+    /// Calls served by `METHOD /module/path-pattern`.
+    pub(crate) calls_by_endpoint: BTreeMap<String, u64>,
+}
+
+/// The `id` of a record.
+pub(crate) fn id_of(v: &Value) -> i64 {
+    v.get("id").and_then(Value::as_i64).unwrap_or_default()
+}
+
+impl Tenant {
+    /// A tenant seeded from `seed/tenant.json`.
+    pub(crate) fn seeded() -> Self {
+        let seed: Seed = match serde_json::from_str(SEED) {
+            Ok(s) => s,
+            Err(e) => panic!("sandbox seed/tenant.json is invalid: {e}"),
+        };
+        let mut t = Self {
+            next_id: 100_000,
+            colls: HashMap::new(),
+            contacts: BTreeMap::new(),
+            notes: BTreeMap::new(),
+            capacity: seed
+                .capacity_per_window
+                .iter()
+                .filter_map(|(k, v)| k.parse().ok().map(|k| (k, *v)))
+                .collect(),
+            materials: seed.materials,
+            calls: 0,
+            rate_limited: 0,
+            calls_by_endpoint: BTreeMap::new(),
+        };
+        for (name, rows) in [
+            (res::BUSINESS_UNITS, seed.business_units),
+            (res::JOB_TYPES, seed.job_types),
+            (res::TAG_TYPES, seed.tag_types),
+            (res::CUSTOMER_FIELDS, seed.customer_custom_fields),
+            (res::LOCATION_FIELDS, seed.location_custom_fields),
+            (res::TECHNICIANS, seed.technicians),
+            (res::MEMBERSHIP_TYPES, seed.membership_types),
+            (res::SERVICES, seed.pricebook_services),
+            (res::CAMPAIGNS, seed.campaigns),
+            (res::ARRIVAL_WINDOWS, seed.arrival_windows),
+        ] {
+            let coll = t.colls.entry(name).or_default();
+            for mut row in rows {
+                if let Some(obj) = row.as_object_mut() {
+                    obj.entry("createdOn").or_insert(json!(SEED_TIME));
+                    obj.entry("modifiedOn").or_insert(json!(SEED_TIME));
+                }
+                coll.insert(id_of(&row), row);
+            }
+        }
+        for c in seed.customers {
+            // The seed's customers are valid by construction; a failure here is a seed bug.
+            if let Err(p) = super::routes::crm::insert_customer(&mut t, &c) {
+                panic!("sandbox seed customer rejected: {}", p.title);
+            }
+        }
+        t
+    }
+
+    /// A fresh record ID.
+    pub(crate) fn new_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A collection (created empty on first use).
+    pub(crate) fn coll(&mut self, name: &'static str) -> &mut Coll {
+        self.colls.entry(name).or_default()
+    }
+
+    /// A collection for reading.
+    pub(crate) fn read(&self, name: &'static str) -> Option<&Coll> {
+        self.colls.get(name)
+    }
+
+    /// One record.
+    pub(crate) fn get(&self, name: &'static str, id: i64) -> Option<&Value> {
+        self.colls.get(name).and_then(|c| c.get(&id))
+    }
+
+    /// Whether an active record with that ID exists.
+    pub(crate) fn active(&self, name: &'static str, id: i64) -> bool {
+        self.get(name, id)
+            .is_some_and(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
+    }
+}
