@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod mail;
 pub mod metrics;
 pub mod sandbox;
 pub mod servicetitan;

@@ -79,9 +79,17 @@ impl Application {
             .port();
         let data = web::Data::new(state.clone());
         let metrics = web::Data::new(state.metrics.clone());
+        let onboarding = web::Data::new(crate::web::flows::Onboarding::build(&state)?);
+        onboarding
+            .outbox
+            .clone()
+            .spawn(std::time::Duration::from_secs(5));
+        let session_key = actix_web::cookie::Key::from(&state.settings.session_key_bytes()?);
+        let secure_cookies = !state.settings.is_local();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(onboarding.clone())
                 .app_data(metrics.clone())
                 .app_data(crate::web::error::json_config())
                 .app_data(crate::web::error::query_config())
@@ -89,6 +97,15 @@ impl Application {
                 .wrap(from_fn(crate::web::middleware::record_metrics))
                 .wrap(TracingLogger::default())
                 .configure(crate::web::health::configure)
+                // Sync scopes first: they sit under /api/v1 but have their own auth.
+                .configure(crate::web::api::platform::configure)
+                .configure(crate::web::api::ops_sync::configure)
+                .configure(crate::web::api::configure)
+                .configure(crate::web::pages::configure)
+                .wrap(crate::web::auth::session_middleware(
+                    session_key.clone(),
+                    secure_cookies,
+                ))
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind {

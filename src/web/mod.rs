@@ -1,6 +1,12 @@
 //! The web edge: JSON API under `/api/v1`, server-rendered pages, health and metrics.
+pub mod api;
+pub mod auth;
+pub mod csrf;
 pub mod error;
+pub mod flows;
 pub mod health;
 pub mod middleware;
+pub mod pages;
+pub mod verify;
 
 pub use error::{ApiError, FieldError};

@@ -1,0 +1,109 @@
+//! Cross-site request forgery protection: a synchronizer token kept in the (encrypted) session,
+//! sent back as the `csrf_token` field of every form and as the `X-CSRF-Token` header of every
+//! unsafe JSON request made with the session cookie. A mismatch is a 403 with a clear message.
+use actix_session::{Session, SessionExt};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use futures::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use super::auth::current_user;
+
+/// Name of the header JSON clients send.
+pub const HEADER: &str = "X-CSRF-Token";
+
+/// The token was missing or wrong.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "This form was not sent from a page of this site, or the page is out of date. Reload the page and try again."
+)]
+pub struct CsrfRejected;
+
+impl ResponseError for CsrfRejected {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+    fn error_response(&self) -> HttpResponse {
+        super::pages::error_page(StatusCode::FORBIDDEN, "Request refused", &self.to_string())
+    }
+}
+
+/// Constant-time comparison of the provided token with the session's.
+pub fn matches(session: &Session, provided: Option<&str>) -> bool {
+    let Ok(Some(expected)) = session.get::<String>("csrf") else {
+        return false;
+    };
+    let Some(provided) = provided else {
+        return false;
+    };
+    let (a, b) = (expected.as_bytes(), provided.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Middleware for the JSON API: an unsafe request made with a signed-in session must carry
+/// `X-CSRF-Token`. Requests without a signed-in session pass (the handler answers 401).
+pub async fn require_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !is_safe(req.method()) {
+        let session = req.get_session();
+        if current_user(&session).is_some() {
+            let provided = req
+                .headers()
+                .get(HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if !matches(&session, provided.as_deref()) {
+                tracing::warn!(path = req.path(), "CSRF header missing or wrong");
+                let err = ApiError::Forbidden(format!(
+                    "missing or wrong {HEADER} header: send the csrf_token from GET /api/v1/session"
+                ));
+                return Ok(req.into_response(err.error_response()));
+            }
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[derive(Deserialize)]
+struct WithToken<T> {
+    csrf_token: Option<String>,
+    #[serde(flatten)]
+    inner: T,
+}
+
+/// A form body whose `csrf_token` field matched the session. Use it for every page form.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<WithToken<T>>::from_request(req, payload);
+        let session = req.get_session();
+        let path = req.path().to_owned();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            if !matches(&session, form.csrf_token.as_deref()) {
+                tracing::warn!(path, "CSRF form token missing or wrong");
+                return Err(CsrfRejected.into());
+            }
+            Ok(CsrfForm(form.inner))
+        })
+    }
+}
+
+/// A form with no fields but the token.
+#[derive(Debug, Deserialize)]
+pub struct NoFields {}

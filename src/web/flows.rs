@@ -1,0 +1,446 @@
+//! The onboarding operations behind both the pages and the JSON API: each checks its input,
+//! applies one audited state change (with its email, in the same transaction) and says what
+//! went wrong in words a person can act on.
+use std::sync::Arc;
+
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+
+use super::auth::{SessionUser, SignInLimiter};
+use super::verify::{self, VerifyFailure};
+use super::{ApiError, FieldError};
+use crate::catalog::Catalog;
+use crate::domain::ids::TenantId;
+use crate::domain::onboarding::{Event, EventKind, IntegrationState, Reason, transition};
+use crate::mail::delivery::Outbox;
+use crate::mail::messages;
+use crate::startup::AppState;
+use crate::store::entities::integration;
+use crate::store::integrations::{self, Actor, ApplyError, Patch};
+use crate::store::{Store, outbox, partners, setup_tokens, users};
+
+/// Services the onboarding handlers share (registered as `web::Data<Onboarding>`).
+pub struct Onboarding {
+    /// The mail outbox sender.
+    pub outbox: Outbox,
+    /// Plans and trades every integration must map.
+    pub catalog: Arc<Catalog>,
+    /// Sign-in rate limit.
+    pub limiter: SignInLimiter,
+}
+
+/// Maps a refused state change to the API's error: 409 naming the allowed moves.
+pub fn apply_error(e: ApplyError) -> ApiError {
+    match e {
+        ApplyError::Illegal(t) => ApiError::Conflict {
+            message: t.to_string(),
+            allowed: t.allowed.iter().map(|k| k.as_str().to_owned()).collect(),
+        },
+        ApplyError::Stale => ApiError::Conflict {
+            message: ApplyError::Stale.to_string(),
+            allowed: vec![],
+        },
+        ApplyError::Store(s) => s.into(),
+    }
+}
+
+fn db_error(e: sea_orm::DbErr) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// Refuses early (before slow work) when the state does not allow `event`.
+fn check_allowed(row: &integration::Model, event: &Event) -> Result<(), ApiError> {
+    let from = integrations::state_of(row)?;
+    transition(from, event)
+        .map(|_| ())
+        .map_err(|e| apply_error(e.into()))
+}
+
+/// The partner's integration, created on first use.
+pub async fn partner_integration(
+    state: &AppState,
+    partner_id: i64,
+) -> Result<integration::Model, ApiError> {
+    Ok(integrations::ensure_for_partner(
+        &state.store,
+        partner_id,
+        &state.settings.servicetitan.environment,
+    )
+    .await?)
+}
+
+/// Step 1: the partner submits a Tenant ID; the request is queued for ops review at once.
+pub async fn submit_tenant(
+    state: &AppState,
+    user: &SessionUser,
+    row: &integration::Model,
+    tenant_text: &str,
+) -> Result<integration::Model, ApiError> {
+    let tenant =
+        TenantId::parse(tenant_text).map_err(|e| ApiError::field("tenant_id", e.to_string()))?;
+    let txn = state.store.db().begin().await.map_err(db_error)?;
+    let patch = Patch {
+        tenant_id: Some(tenant.get()),
+        clear_credentials: true,
+        ..Patch::default()
+    };
+    let actor = user.actor();
+    let submitted = integrations::apply(&txn, row, &Event::SubmitTenant, &actor, patch)
+        .await
+        .map_err(apply_error)?;
+    let queued = integrations::apply(
+        &txn,
+        &submitted,
+        &Event::QueueForReview,
+        &Actor::system(),
+        Patch::default(),
+    )
+    .await
+    .map_err(apply_error)?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(queued)
+}
+
+fn continue_link(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/setup/continue?token={token}",
+        state.settings.public_url.trim_end_matches('/')
+    )
+}
+
+/// The partner settings page URL (for emails).
+pub fn settings_url(state: &AppState) -> String {
+    format!(
+        "{}/settings/integrations/servicetitan",
+        state.settings.public_url.trim_end_matches('/')
+    )
+}
+
+/// Issues a Continue Setup token and queues one email per partner admin, on `txn`.
+async fn queue_setup_link<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    txn: &C,
+    row: &integration::Model,
+) -> Result<usize, ApiError> {
+    let token = setup_tokens::issue(txn, row.id, setup_tokens::DEFAULT_TTL).await?;
+    let link = continue_link(state, &token);
+    let partner = partners::get(txn, row.partner_id).await?;
+    let admins = users::partner_admins(txn, row.partner_id).await?;
+    if admins.is_empty() {
+        tracing::warn!(integration_id = row.id, "partner has no admins to email");
+    }
+    for admin in &admins {
+        let mail = messages::approved(
+            row.id,
+            &admin.email,
+            &partner.name,
+            row.tenant_id.unwrap_or_default(),
+            &link,
+            setup_tokens::DEFAULT_TTL.num_days(),
+        );
+        outbox::enqueue(txn, mail).await?;
+    }
+    Ok(admins.len())
+}
+
+/// Ops approve: state change, setup token and email commit together; the email is sent later
+/// (and retried), so an unreachable mail server never loses the approval.
+pub async fn approve(
+    state: &AppState,
+    svc: &Onboarding,
+    ops: &SessionUser,
+    row: &integration::Model,
+) -> Result<integration::Model, ApiError> {
+    let txn = state.store.db().begin().await.map_err(db_error)?;
+    let approved = integrations::apply(&txn, row, &Event::Approve, &ops.actor(), Patch::default())
+        .await
+        .map_err(apply_error)?;
+    queue_setup_link(state, &txn, &approved).await?;
+    txn.commit().await.map_err(db_error)?;
+    svc.outbox.wake();
+    Ok(approved)
+}
+
+fn reason(text: &str) -> Result<Reason, ApiError> {
+    Reason::parse(text).map_err(|e| ApiError::field("reason", e.to_string()))
+}
+
+/// Ops reject with a reason the partner sees (on the page and by email).
+pub async fn reject(
+    state: &AppState,
+    svc: &Onboarding,
+    ops: &SessionUser,
+    row: &integration::Model,
+    reason_text: &str,
+) -> Result<integration::Model, ApiError> {
+    let reason = reason(reason_text)?;
+    let txn = state.store.db().begin().await.map_err(db_error)?;
+    let event = Event::Reject {
+        reason: reason.clone(),
+    };
+    let rejected = integrations::apply(&txn, row, &event, &ops.actor(), Patch::default())
+        .await
+        .map_err(apply_error)?;
+    let partner = partners::get(&txn, row.partner_id).await?;
+    for admin in users::partner_admins(&txn, row.partner_id).await? {
+        let mail = messages::rejected(
+            row.id,
+            &admin.email,
+            &partner.name,
+            row.tenant_id.unwrap_or_default(),
+            reason.as_str(),
+            &settings_url(state),
+        );
+        outbox::enqueue(&txn, mail).await?;
+    }
+    txn.commit().await.map_err(db_error)?;
+    svc.outbox.wake();
+    Ok(rejected)
+}
+
+/// Ops suspend an active integration (sync stops).
+pub async fn suspend(
+    state: &AppState,
+    ops: &SessionUser,
+    row: &integration::Model,
+    reason_text: &str,
+) -> Result<integration::Model, ApiError> {
+    let event = Event::Suspend {
+        reason: reason(reason_text)?,
+    };
+    integrations::apply_one(&state.store, row, &event, &ops.actor(), Patch::default())
+        .await
+        .map_err(apply_error)
+}
+
+/// Applies a data-less event as `actor`.
+pub async fn simple(
+    store: &Store,
+    row: &integration::Model,
+    event: Event,
+    actor: &Actor,
+) -> Result<integration::Model, ApiError> {
+    let patch = Patch {
+        clear_credentials: event.kind() == EventKind::Disconnect,
+        ..Patch::default()
+    };
+    integrations::apply_one(store, row, &event, actor, patch)
+        .await
+        .map_err(apply_error)
+}
+
+/// Sends a fresh Continue Setup link (ops, or a partner holding a used/expired link). Only
+/// while the integration waits for credentials.
+pub async fn resend_link(
+    state: &AppState,
+    svc: &Onboarding,
+    actor: &Actor,
+    row: &integration::Model,
+) -> Result<usize, ApiError> {
+    if integrations::state_of(row)? != IntegrationState::Approved {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "a setup link is only sent while the integration is approved and waiting for credentials (it is {})",
+                row.state
+            ),
+            allowed: vec![],
+        });
+    }
+    let txn = state.store.db().begin().await.map_err(db_error)?;
+    let sent = queue_setup_link(state, &txn, row).await?;
+    integrations::audit(&txn, row, actor, "resend_setup_link", None).await?;
+    txn.commit().await.map_err(db_error)?;
+    svc.outbox.wake();
+    Ok(sent)
+}
+
+/// A verification failure as the API reports it.
+pub fn verify_error(e: VerifyFailure) -> ApiError {
+    match e {
+        VerifyFailure::Unreachable | VerifyFailure::Other(_) => ApiError::Upstream(e.to_string()),
+        other => ApiError::Validation(vec![FieldError {
+            field: "credentials".into(),
+            message: other.to_string(),
+        }]),
+    }
+}
+
+/// Step 2: verify the Client ID and Secret against the tenant; on success store the secret
+/// sealed and move to `credentials_connected`.
+pub async fn connect_credentials(
+    state: &AppState,
+    user: &SessionUser,
+    row: &integration::Model,
+    client_id: &str,
+    secret: SecretString,
+) -> Result<integration::Model, ApiError> {
+    check_allowed(row, &Event::ConnectCredentials)?;
+    let client_id = client_id.trim();
+    let mut errors = Vec::new();
+    if client_id.is_empty() {
+        errors.push(FieldError {
+            field: "client_id".into(),
+            message: "Client ID is required".into(),
+        });
+    }
+    if secrecy::ExposeSecret::expose_secret(&secret)
+        .trim()
+        .is_empty()
+    {
+        errors.push(FieldError {
+            field: "client_secret".into(),
+            message: "Client Secret is required".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let tenant = row
+        .tenant_id
+        .ok_or_else(|| ApiError::Internal(format!("integration {} has no tenant", row.id)))?;
+    if let Err(e) = verify::verify(
+        &state.settings,
+        &row.environment,
+        tenant,
+        client_id,
+        &secret,
+    )
+    .await
+    {
+        tracing::info!(integration_id = row.id, tenant, failure = ?e, "credentials not verified");
+        return Err(verify_error(e));
+    }
+    let sealed = state
+        .secrets
+        .seal(&secret)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let patch = Patch {
+        credentials: Some((client_id.to_owned(), sealed)),
+        last_error: Some(None),
+        ..Patch::default()
+    };
+    integrations::apply_one(
+        &state.store,
+        row,
+        &Event::ConnectCredentials,
+        &user.actor(),
+        patch,
+    )
+    .await
+    .map_err(apply_error)
+}
+
+/// Re-checks the stored credentials; if ServiceTitan refuses them the integration moves to
+/// `disconnected` (`credentials_failed`) with the reason kept as its last error.
+pub async fn check_connection(
+    state: &AppState,
+    user: &SessionUser,
+    row: &integration::Model,
+) -> Result<integration::Model, ApiError> {
+    check_allowed(row, &Event::CredentialsFailed)?;
+    let (Some(tenant), Some(client_id), Some(sealed)) = (
+        row.tenant_id,
+        row.client_id.as_deref(),
+        row.client_secret_enc.as_deref(),
+    ) else {
+        return Err(ApiError::Internal(format!(
+            "integration {} has no stored credentials",
+            row.id
+        )));
+    };
+    let secret = state
+        .secrets
+        .open(sealed)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match verify::verify(
+        &state.settings,
+        &row.environment,
+        tenant,
+        client_id,
+        &secret,
+    )
+    .await
+    {
+        Ok(()) => Ok(row.clone()),
+        Err(e @ (VerifyFailure::InvalidCredentials | VerifyFailure::NotConnected(_))) => {
+            let patch = Patch {
+                last_error: Some(Some(e.to_string())),
+                ..Patch::default()
+            };
+            integrations::apply_one(
+                &state.store,
+                row,
+                &Event::CredentialsFailed,
+                &user.actor(),
+                patch,
+            )
+            .await
+            .map_err(apply_error)
+        }
+        Err(e) => Err(verify_error(e)),
+    }
+}
+
+/// "Submit integration": mappings complete (when nothing is missing) and go live.
+pub async fn submit_integration(
+    state: &AppState,
+    svc: &Onboarding,
+    user: &SessionUser,
+    row: &integration::Model,
+) -> Result<integration::Model, ApiError> {
+    let actor = user.actor();
+    if integrations::state_of(row)? == IntegrationState::CredentialsConnected {
+        let missing = integrations::missing_mapping_items(&state.store, row, &svc.catalog).await?;
+        if !missing.is_empty() {
+            return Err(ApiError::Validation(
+                missing
+                    .into_iter()
+                    .map(|m| FieldError {
+                        field: "mappings".into(),
+                        message: format!("{m} is not mapped yet"),
+                    })
+                    .collect(),
+            ));
+        }
+        let txn = state.store.db().begin().await.map_err(db_error)?;
+        let complete = integrations::apply(
+            &txn,
+            row,
+            &Event::CompleteMappings,
+            &actor,
+            Patch::default(),
+        )
+        .await
+        .map_err(apply_error)?;
+        let active =
+            integrations::apply(&txn, &complete, &Event::Activate, &actor, Patch::default())
+                .await
+                .map_err(apply_error)?;
+        txn.commit().await.map_err(db_error)?;
+        return Ok(active);
+    }
+    simple(&state.store, row, Event::Activate, &actor).await
+}
+
+impl Onboarding {
+    /// Builds the services from the settings: the mail transport, the catalogue, the limiter.
+    pub fn build(state: &AppState) -> Result<Onboarding, crate::config::ConfigError> {
+        let invalid = |setting: &str, reason: String| crate::config::ConfigError::Invalid {
+            setting: setting.to_owned(),
+            reason,
+        };
+        let mailer = crate::mail::Mailer::from_settings(&state.settings.mail)
+            .map_err(|e| invalid("mail", e.to_string()))?;
+        let catalog = if state.settings.mappings_dir.is_empty() {
+            Catalog::embedded()
+        } else {
+            Catalog::load(std::path::Path::new(&state.settings.mappings_dir))
+        }
+        .map_err(|e| invalid("mappings_dir", e.to_string()))?;
+        Ok(Onboarding {
+            outbox: Outbox::new(state.store.clone(), mailer),
+            catalog: Arc::new(catalog),
+            limiter: SignInLimiter::default(),
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! Server-rendered pages: sign-in, the partner settings wizard, the continue-setup landing
+//! and the ops approval console. Forms post back and redirect (POST/redirect/GET) with a
+//! one-time flash message; every form carries the session's CSRF token.
+pub mod ops;
+pub mod partner;
+pub mod setup;
+pub mod signin;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::auth::{self, SessionUser};
+use crate::store::users::Role;
+
+/// Mounts every page route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(root))
+        .route("/static/app.css", web::get().to(stylesheet))
+        .configure(signin::configure)
+        .configure(partner::configure)
+        .configure(setup::configure)
+        .configure(ops::configure);
+}
+
+/// A one-time message shown at the top of the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `ok` or `error`.
+    pub kind: String,
+    /// The message.
+    pub text: String,
+}
+
+const FLASH_KEY: &str = "flash";
+
+/// Stores a message for the next page.
+pub fn flash(session: &Session, ok: bool, text: impl Into<String>) {
+    let _ = session.insert(
+        FLASH_KEY,
+        Flash {
+            kind: if ok { "ok" } else { "error" }.into(),
+            text: text.into(),
+        },
+    );
+}
+
+/// What every page's layout shows.
+pub struct Layout {
+    /// The signed-in user.
+    pub user: Option<SessionUser>,
+    /// Whether that user is ops.
+    pub is_ops: bool,
+    /// The CSRF token for forms.
+    pub csrf: String,
+    /// A message from the previous action.
+    pub flash: Option<Flash>,
+}
+
+impl Layout {
+    /// The layout for this session (takes the flash message).
+    pub fn new(session: &Session) -> Layout {
+        let user = auth::current_user(session);
+        Layout {
+            is_ops: user.as_ref().is_some_and(|u| u.role == Role::Ops),
+            user,
+            csrf: auth::csrf_token(session),
+            flash: session.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok),
+        }
+    }
+}
+
+/// Renders a template as an HTML response.
+pub fn render(status: StatusCode, t: &impl Template) -> HttpResponse {
+    match t.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            HttpResponse::InternalServerError().body("page could not be rendered")
+        }
+    }
+}
+
+/// A 303 redirect.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// A plain error page (no session needed).
+pub fn error_page(status: StatusCode, heading: &str, message: &str) -> HttpResponse {
+    let layout = Layout {
+        user: None,
+        is_ops: false,
+        csrf: String::new(),
+        flash: None,
+    };
+    render(
+        status,
+        &ErrorPage {
+            layout,
+            heading,
+            message,
+        },
+    )
+}
+
+/// Why a page cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Not signed in: go to the sign-in page, then come back.
+    #[error("sign in required")]
+    SignIn {
+        /// Where to return after signing in.
+        next: String,
+    },
+    /// Signed in with the wrong role.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Anything else, shown with its status and message.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn { .. } => StatusCode::SEE_OTHER,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::Api(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::SignIn { next } => see_other(&format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            )),
+            PageError::Forbidden(msg) => error_page(StatusCode::FORBIDDEN, "Not allowed", msg),
+            PageError::Api(ApiError::Internal(detail)) => {
+                tracing::error!(error = %detail, "internal error");
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The problem was logged. Try again in a moment.",
+                )
+            }
+            PageError::Api(e) => error_page(e.status_code(), "Cannot do that", &e.to_string()),
+        }
+    }
+}
+
+/// The signed-in user with `role`, or a redirect to sign in / a 403 page.
+pub fn require(session: &Session, role: Role, here: &str) -> Result<SessionUser, PageError> {
+    let user = auth::current_user(session).ok_or_else(|| PageError::SignIn {
+        next: here.to_owned(),
+    })?;
+    if user.role != role {
+        return Err(PageError::Forbidden(match role {
+            Role::Ops => "This page is for titanbridge operations staff only.".into(),
+            Role::PartnerAdmin => "This page is for partner admins only.".into(),
+        }));
+    }
+    Ok(user)
+}
+
+/// Where a user starts.
+pub fn home_for(user: &SessionUser) -> &'static str {
+    match user.role {
+        Role::Ops => "/ops",
+        Role::PartnerAdmin => "/settings/integrations/servicetitan",
+    }
+}
+
+async fn root(session: Session) -> HttpResponse {
+    match auth::current_user(&session) {
+        Some(u) => see_other(home_for(&u)),
+        None => see_other("/signin"),
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../static/app.css"))
+}

@@ -1,0 +1,317 @@
+//! Settings → Integrations → ServiceTitan: the partner's onboarding wizard and status panel.
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{Layout, PageError, flash, render, require, see_other};
+use crate::domain::onboarding::{Event, IntegrationState};
+use crate::startup::AppState;
+use crate::store::integrations;
+use crate::store::users::Role;
+use crate::web::ApiError;
+use crate::web::api::onboarding::{IntegrationView, view};
+use crate::web::auth::SessionUser;
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::flows::{self, Onboarding};
+
+const PAGE: &str = "/settings/integrations/servicetitan";
+const CREDENTIALS: &str = "/settings/integrations/servicetitan/credentials";
+
+/// Routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(PAGE, web::get().to(show))
+        .route(CREDENTIALS, web::get().to(show_credentials))
+        .route(CREDENTIALS, web::post().to(post_credentials))
+        .route(
+            "/settings/integrations/servicetitan/tenant",
+            web::post().to(post_tenant),
+        )
+        .route(
+            "/settings/integrations/servicetitan/submit",
+            web::post().to(post_submit),
+        )
+        .route(
+            "/settings/integrations/servicetitan/check",
+            web::post().to(post_check),
+        )
+        .route(
+            "/settings/integrations/servicetitan/disconnect",
+            web::post().to(post_disconnect),
+        )
+        .route(
+            "/settings/integrations/servicetitan/reconnect",
+            web::post().to(post_reconnect),
+        );
+}
+
+/// One step of the wizard's progress bar.
+pub struct Step {
+    /// 1-based.
+    pub number: usize,
+    /// Title.
+    pub title: &'static str,
+    /// `done`, `current` or `todo`.
+    pub status: &'static str,
+}
+
+fn steps(state: IntegrationState) -> Vec<Step> {
+    use IntegrationState as S;
+    let current = match state {
+        S::NotConnected | S::Rejected => 1,
+        S::TenantSubmitted | S::PendingApproval => 2,
+        S::Approved | S::Disconnected => 3,
+        S::CredentialsConnected => 4,
+        S::MappingsComplete => 5,
+        S::Active | S::Suspended => 6,
+    };
+    [
+        "Tenant ID",
+        "Approval",
+        "Credentials",
+        "Mappings",
+        "Go live",
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, title)| Step {
+        number: i + 1,
+        title,
+        status: match (i + 1).cmp(&current) {
+            std::cmp::Ordering::Less => "done",
+            std::cmp::Ordering::Equal => "current",
+            std::cmp::Ordering::Greater => "todo",
+        },
+    })
+    .collect()
+}
+
+fn label(state: IntegrationState) -> &'static str {
+    use IntegrationState as S;
+    match state {
+        S::NotConnected => "Not connected",
+        S::TenantSubmitted => "Tenant submitted",
+        S::PendingApproval => "Waiting for approval",
+        S::Approved => "Approved: connect credentials",
+        S::CredentialsConnected => "Credentials connected",
+        S::MappingsComplete => "Mappings complete",
+        S::Active => "Active",
+        S::Rejected => "Not approved",
+        S::Disconnected => "Disconnected",
+        S::Suspended => "Suspended",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "partner/integration.html")]
+struct IntegrationPage {
+    layout: Layout,
+    view: IntegrationView,
+    steps: Vec<Step>,
+    state_label: &'static str,
+    missing: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "partner/credentials.html")]
+struct CredentialsPage {
+    layout: Layout,
+    view: IntegrationView,
+    steps: Vec<Step>,
+}
+
+async fn load(
+    state: &AppState,
+    session: &Session,
+    here: &str,
+) -> Result<(SessionUser, crate::store::entities::integration::Model), PageError> {
+    let user = require(session, Role::PartnerAdmin, here)?;
+    let partner_id = user
+        .partner_id
+        .ok_or_else(|| PageError::Forbidden("This user belongs to no partner.".into()))?;
+    let row = flows::partner_integration(state, partner_id).await?;
+    Ok((user, row))
+}
+
+async fn show(
+    session: Session,
+    state: web::Data<AppState>,
+    svc: web::Data<Onboarding>,
+) -> Result<HttpResponse, PageError> {
+    let (_, row) = load(&state, &session, PAGE).await?;
+    let st = integrations::state_of(&row).map_err(ApiError::from)?;
+    let missing = if matches!(st, IntegrationState::CredentialsConnected) {
+        integrations::missing_mapping_items(&state.store, &row, &svc.catalog)
+            .await
+            .map_err(ApiError::from)?
+    } else {
+        vec![]
+    };
+    let view = view(&state, row).await?;
+    Ok(render(
+        StatusCode::OK,
+        &IntegrationPage {
+            layout: Layout::new(&session),
+            view,
+            steps: steps(st),
+            state_label: label(st),
+            missing,
+        },
+    ))
+}
+
+async fn show_credentials(
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let (_, row) = load(&state, &session, CREDENTIALS).await?;
+    let st = integrations::state_of(&row).map_err(ApiError::from)?;
+    if st != IntegrationState::Approved {
+        return Ok(see_other(PAGE));
+    }
+    let view = view(&state, row).await?;
+    Ok(render(
+        StatusCode::OK,
+        &CredentialsPage {
+            layout: Layout::new(&session),
+            view,
+            steps: steps(st),
+        },
+    ))
+}
+
+/// Flashes the outcome and returns to `back` (on error) or the main page (on success).
+fn outcome<T>(
+    session: &Session,
+    result: Result<T, ApiError>,
+    ok: &str,
+    back: &str,
+) -> HttpResponse {
+    match result {
+        Ok(_) => {
+            flash(session, true, ok);
+            see_other(PAGE)
+        }
+        Err(ApiError::Internal(detail)) => {
+            tracing::error!(error = %detail, "internal error");
+            flash(
+                session,
+                false,
+                "Something went wrong; the problem was logged. Try again.",
+            );
+            see_other(back)
+        }
+        Err(ApiError::Validation(fields)) => {
+            let text = fields
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            flash(session, false, text);
+            see_other(back)
+        }
+        Err(ApiError::Upstream(msg)) => {
+            flash(session, false, msg);
+            see_other(back)
+        }
+        Err(e) => {
+            flash(session, false, e.to_string());
+            see_other(back)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TenantForm {
+    tenant_id: String,
+}
+
+async fn post_tenant(
+    session: Session,
+    state: web::Data<AppState>,
+    form: CsrfForm<TenantForm>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::submit_tenant(&state, &user, &row, &form.0.tenant_id).await;
+    Ok(outcome(&session, r, "Submitted for approval.", PAGE))
+}
+
+#[derive(Deserialize)]
+struct CredentialsForm {
+    client_id: String,
+    client_secret: String,
+}
+
+async fn post_credentials(
+    session: Session,
+    state: web::Data<AppState>,
+    form: CsrfForm<CredentialsForm>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, CREDENTIALS).await?;
+    let form = form.0;
+    let secret = SecretString::from(form.client_secret);
+    let r = flows::connect_credentials(&state, &user, &row, &form.client_id, secret).await;
+    Ok(outcome(
+        &session,
+        r,
+        "ServiceTitan accepted the credentials. Next: mappings.",
+        CREDENTIALS,
+    ))
+}
+
+async fn post_submit(
+    session: Session,
+    state: web::Data<AppState>,
+    svc: web::Data<Onboarding>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::submit_integration(&state, &svc, &user, &row).await;
+    Ok(outcome(&session, r, "Your integration is live.", PAGE))
+}
+
+async fn post_check(
+    session: Session,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::check_connection(&state, &user, &row).await;
+    let ok = match &r {
+        Ok(after) if after.state == row.state => "ServiceTitan accepted the stored credentials.",
+        _ => "ServiceTitan refused the stored credentials; reconnect them.",
+    };
+    Ok(outcome(&session, r, ok, PAGE))
+}
+
+async fn post_disconnect(
+    session: Session,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::simple(&state.store, &row, Event::Disconnect, &user.actor()).await;
+    Ok(outcome(
+        &session,
+        r,
+        "Disconnected; the credentials were removed.",
+        PAGE,
+    ))
+}
+
+async fn post_reconnect(
+    session: Session,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::simple(&state.store, &row, Event::Reconnect, &user.actor()).await;
+    Ok(outcome(
+        &session,
+        r,
+        "Enter your credentials again to reconnect.",
+        PAGE,
+    ))
+}

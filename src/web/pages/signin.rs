@@ -1,0 +1,119 @@
+//! Sign-in and sign-out pages.
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{Layout, home_for, render, see_other};
+use crate::startup::AppState;
+use crate::store::users::Role;
+use crate::web::ApiError;
+use crate::web::auth;
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::flows::Onboarding;
+
+/// Routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/signin", web::get().to(show))
+        .route("/signin", web::post().to(submit))
+        .route("/signout", web::post().to(sign_out));
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    layout: Layout,
+    error: Option<String>,
+    email: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths may be returned to (no open redirect).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_owned)
+}
+
+async fn show(session: Session, q: web::Query<NextQuery>) -> HttpResponse {
+    if let Some(u) = auth::current_user(&session) {
+        return see_other(home_for(&u));
+    }
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            layout: Layout::new(&session),
+            error: None,
+            email: String::new(),
+            next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn submit(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    svc: web::Data<Onboarding>,
+    form: CsrfForm<SignInForm>,
+) -> HttpResponse {
+    let form = form.0;
+    let password = SecretString::from(form.password);
+    let ip = req.peer_addr().map(|a| a.ip());
+    match auth::authenticate(&state, &svc.limiter, &form.email, &password, ip).await {
+        Ok(user) => {
+            if auth::sign_in(&session, &user).is_err() {
+                return see_other("/signin");
+            }
+            // A Continue Setup link opened before signing in leads to the credentials step.
+            let continuing =
+                user.role == Role::PartnerAdmin && auth::take_continue(&session).is_some();
+            let to = if continuing {
+                "/settings/integrations/servicetitan/credentials".to_owned()
+            } else {
+                safe_next(form.next.as_deref()).unwrap_or_else(|| home_for(&user).to_owned())
+            };
+            see_other(&to)
+        }
+        Err(e) => {
+            let status = match &e {
+                ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::OK,
+            };
+            let mut resp = render(
+                status,
+                &SignInPage {
+                    layout: Layout::new(&session),
+                    error: Some(e.to_string()),
+                    email: form.email,
+                    next: safe_next(form.next.as_deref()).unwrap_or_default(),
+                },
+            );
+            if let ApiError::TooManyRequests { retry_after_secs } = e
+                && let Ok(v) = retry_after_secs.to_string().parse()
+            {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            resp
+        }
+    }
+}
+
+async fn sign_out(session: Session, _form: CsrfForm<NoFields>) -> HttpResponse {
+    auth::sign_out(&session);
+    see_other("/signin")
+}
