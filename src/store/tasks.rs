@@ -85,6 +85,17 @@ impl Enqueued {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it starts `IMMEDIATE` (taking the write
+/// lock up front), so a read-then-write transaction waits for other writers instead of failing
+/// with a stale snapshot.
+pub async fn begin_write(db: &DatabaseConnection) -> StoreResult<sea_orm::DatabaseTransaction> {
+    let opts = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(opts).await?)
+}
+
 /// Builds a statement with `$1…` placeholders, rewritten to `?1…` for SQLite.
 pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {

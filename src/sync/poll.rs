@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
 use crate::servicetitan::{Active, ListQuery, TenantClient};
@@ -137,7 +136,7 @@ async fn page_once(
         partner_id,
         eligible: platform::eligible_service_ids(db, integration_id).await?,
     };
-    let txn = db.begin().await.map_err(crate::store::StoreError::from)?;
+    let txn = crate::store::tasks::begin_write(db).await?;
     let mut applied = 0;
     for r in &records {
         if cursors::mark_seen(&txn, integration_id, stream, r.id(), &r.modified_on()).await? {

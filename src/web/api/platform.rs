@@ -15,7 +15,6 @@ use std::future::{Ready, ready};
 use std::sync::OnceLock;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 
 use crate::catalog::Catalog;
@@ -26,7 +25,7 @@ use crate::domain::reminders::{AlertAction, DeviceEvent, alert_action};
 use crate::startup::AppState;
 use crate::store::members::{self, LocationInput, MemberInput, ServiceLocation};
 use crate::store::platform::{self, Partner, StoredResponse};
-use crate::store::{StoreError, devices, ledger, reminders};
+use crate::store::{StoreError, devices, ledger, reminders, tasks};
 use crate::sync::kinds;
 use crate::web::error::{ApiError, FieldError};
 
@@ -35,7 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1/platform")
             .route("/members/{member_id}", web::put().to(upsert_member))
-            .route("/locations/{location_id}/credits", web::post().to(append_credit))
+            .route(
+                "/locations/{location_id}/credits",
+                web::post().to(append_credit),
+            )
             .route(
                 "/locations/{location_id}/device-events",
                 web::post().to(device_event),
@@ -181,7 +183,11 @@ fn catalog(state: &AppState) -> Option<&'static Catalog> {
         .as_ref()
 }
 
-fn parse_member(state: &AppState, external_id: String, body: &Value) -> Result<MemberInput, ApiError> {
+fn parse_member(
+    state: &AppState,
+    external_id: String,
+    body: &Value,
+) -> Result<MemberInput, ApiError> {
     if !body.is_object() {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
@@ -216,13 +222,17 @@ fn parse_member(state: &AppState, external_id: String, body: &Value) -> Result<M
                 }
                 let loc = LocationInput {
                     external_id: lf.string("id", true, 100).unwrap_or_default(),
-                    name: lf.string("name", false, 100).unwrap_or_else(|| "Home".into()),
+                    name: lf
+                        .string("name", false, 100)
+                        .unwrap_or_else(|| "Home".into()),
                     street: lf.string("street", true, 200).unwrap_or_default(),
                     unit: lf.string("unit", false, 50),
                     city: lf.string("city", true, 100).unwrap_or_default(),
                     state: lf.string("state", true, 50).unwrap_or_default(),
                     zip: lf.string("zip", true, 20).unwrap_or_default(),
-                    country: lf.string("country", false, 50).unwrap_or_else(|| "USA".into()),
+                    country: lf
+                        .string("country", false, 50)
+                        .unwrap_or_else(|| "USA".into()),
                 };
                 errors.append(&mut lf.errors);
                 locations.push(loc);
@@ -268,7 +278,7 @@ async fn upsert_member(
     let external_id = path_id("member_id", &path)?;
     let input = parse_member(&state, external_id, &body)?;
     let partner = auth.0;
-    let txn = state.store.db().begin().await.map_err(StoreError::from)?;
+    let txn = tasks::begin_write(state.store.db()).await?;
     let integration = platform::integration_of_partner(&txn, partner.id).await?;
     let up = members::upsert(&txn, partner.id, &input).await?;
     if let Some(i) = &integration {
@@ -324,7 +334,10 @@ async fn append_credit(
             None
         }
         None => {
-            f.err("idempotency_key", "is required (JSON field or Idempotency-Key header)");
+            f.err(
+                "idempotency_key",
+                "is required (JSON field or Idempotency-Key header)",
+            );
             None
         }
     };
@@ -340,7 +353,7 @@ async fn append_credit(
     if let Some(first) = platform::idempotent_response(db, partner.id, &api_key).await? {
         return replay(first, &request_hash);
     }
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = tasks::begin_write(db).await?;
     let (entry, _) = ledger::append(
         &txn,
         &ledger::NewEntry {
@@ -380,8 +393,8 @@ async fn append_credit(
 }
 
 fn respond(r: &StoredResponse) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(r.status)
-        .unwrap_or(actix_web::http::StatusCode::OK);
+    let status =
+        actix_web::http::StatusCode::from_u16(r.status).unwrap_or(actix_web::http::StatusCode::OK);
     HttpResponse::build(status)
         .content_type("application/json")
         .body(r.body.clone())
@@ -430,7 +443,7 @@ async fn device_event(
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let (alert, opens) = event.alert();
-    let txn = state.store.db().begin().await.map_err(StoreError::from)?;
+    let txn = tasks::begin_write(state.store.db()).await?;
     devices::record(&txn, loc.id, &device_id, alert, opens).await?;
     let current = reminders::open_of(&txn, loc.id, alert).await?;
     let action = alert_action(event, current.is_some());
