@@ -29,6 +29,12 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// Run a sync worker (tasks, pollers) until Ctrl-C. Any number may share one PostgreSQL.
+    Worker {
+        /// Do not run migrations on start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
     /// Apply (or with --down, roll back) database migrations.
     Migrate {
         /// Roll back every migration.
@@ -66,6 +72,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(state).await?;
             tracing::info!(port = app.port(), "titanbridge listening");
             app.run_until_stopped().await?;
+        }
+        // --- sync worker (added by the sync branch; the lead may restyle) ---
+        Command::Worker { no_migrate } => {
+            let migrate = settings.migrate_on_start && !no_migrate;
+            let state = AppState::build(settings, migrate).await?;
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            titanbridge::sync::run_worker(state, shutdown).await?;
         }
         Command::Migrate { down } => {
             let store = Store::connect(&settings.database_url, None).await?;
