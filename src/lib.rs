@@ -18,5 +18,6 @@ pub mod sandbox;
 pub mod servicetitan;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod web;

@@ -43,6 +43,12 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         rate_limit: u32,
     },
+    /// Run a sync worker (tasks, pollers) until Ctrl-C. Any number may share one PostgreSQL.
+    Worker {
+        /// Do not run migrations on start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
     /// Apply (or with --down, roll back) database migrations.
     Migrate {
         /// Roll back every migration.
@@ -102,6 +108,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Default::default()
             };
             titanbridge::sandbox::run_cli(&bind, cfg).await?;
+        }
+        // --- sync worker (added by the sync branch; the lead may restyle) ---
+        Command::Worker { no_migrate } => {
+            let migrate = settings.migrate_on_start && !no_migrate;
+            let state = AppState::build(settings, migrate).await?;
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            titanbridge::sync::run_worker(state, shutdown).await?;
         }
         Command::Migrate { down } => {
             let store = Store::connect(&settings.database_url, None).await?;

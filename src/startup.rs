@@ -97,6 +97,9 @@ impl Application {
                 .wrap(from_fn(crate::web::middleware::record_metrics))
                 .wrap(TracingLogger::<crate::web::middleware::RedactedRootSpan>::new())
                 .configure(crate::web::health::configure)
+                // Sync scopes first: they sit under /api/v1 but have their own auth.
+                .configure(crate::web::api::platform::configure)
+                .configure(crate::web::api::ops_sync::configure)
                 .configure(crate::web::api::configure)
                 .configure(crate::web::pages::configure)
                 .wrap(crate::web::auth::session_middleware(

@@ -7,11 +7,19 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
+pub mod cursors;
+pub mod devices;
 pub mod entities;
 pub mod integrations;
+pub mod ledger;
+pub mod links;
+pub mod members;
 pub mod outbox;
 pub mod partners;
+pub mod platform;
+pub mod reminders;
 pub mod setup_tokens;
+pub mod tasks;
 pub mod users;
 
 /// Why a database operation failed.

@@ -2,6 +2,8 @@
 //! session cookie (sign in with `POST /api/v1/session`); unsafe methods need `X-CSRF-Token`.
 pub mod onboarding;
 pub mod openapi;
+pub mod ops_sync;
+pub mod platform;
 
 use actix_session::Session;
 use actix_web::middleware::from_fn;

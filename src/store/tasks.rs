@@ -1,0 +1,514 @@
+//! The durable sync task queue: enqueue with dedupe, claim with leases, finish, retry, dead.
+//!
+//! A task is `pending` (waiting for `run_after_ms`), `running` (leased to one worker until
+//! `lease_until_ms`), `done` or `dead`. At most one *pending* task exists per dedupe key (a
+//! partial unique index), so a burst of identical requests coalesces into one run, and no task
+//! is claimed while another with its dedupe key is running (same resource, one writer).
+//!
+//! Claims are fair across integrations: candidates are ranked per integration and taken
+//! round-robin, each integration is capped in flight, and an integration leased by another
+//! worker process is skipped (one process per tenant at a time keeps the tenant's rate limit
+//! whole). PostgreSQL claims under a transaction-scoped advisory lock with
+//! `FOR UPDATE SKIP LOCKED`; SQLite claims in one `UPDATE … RETURNING` statement.
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Statement,
+    TransactionTrait, Value,
+};
+use serde::Serialize;
+
+use super::entities::sync_task;
+use super::{StoreResult, now_ms};
+
+/// A task row.
+pub type Task = sync_task::Model;
+
+/// Task states as stored.
+pub mod state {
+    /// Waiting to run.
+    pub const PENDING: &str = "pending";
+    /// Leased to a worker.
+    pub const RUNNING: &str = "running";
+    /// Finished.
+    pub const DONE: &str = "done";
+    /// Gave up after the maximum attempts (or a permanent error).
+    pub const DEAD: &str = "dead";
+}
+
+/// A task to add.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// Integration the task belongs to.
+    pub integration_id: i64,
+    /// Handler kind.
+    pub kind: String,
+    /// JSON payload.
+    pub payload: serde_json::Value,
+    /// Same key, same work: a pending task with this key absorbs the new one.
+    pub dedupe_key: Option<String>,
+    /// Earliest start (ms since epoch).
+    pub run_after_ms: i64,
+}
+
+impl NewTask {
+    /// A task due now.
+    pub fn now(
+        integration_id: i64,
+        kind: &str,
+        payload: serde_json::Value,
+        dedupe_key: Option<String>,
+    ) -> NewTask {
+        NewTask {
+            integration_id,
+            kind: kind.to_owned(),
+            payload,
+            dedupe_key,
+            run_after_ms: now_ms(),
+        }
+    }
+}
+
+/// What [`enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Enqueued {
+    /// A new task row.
+    Created(i64),
+    /// A pending task with the same dedupe key already existed; it will do the work.
+    Coalesced(i64),
+}
+
+impl Enqueued {
+    /// The task that will do the work.
+    pub fn id(self) -> i64 {
+        match self {
+            Enqueued::Created(id) | Enqueued::Coalesced(id) => id,
+        }
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it starts `IMMEDIATE` (taking the write
+/// lock up front), so a read-then-write transaction waits for other writers instead of failing
+/// with a stale snapshot.
+pub async fn begin_write(db: &DatabaseConnection) -> StoreResult<sea_orm::DatabaseTransaction> {
+    let opts = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(opts).await?)
+}
+
+/// Builds a statement with `$1…` placeholders, rewritten to `?1…` for SQLite.
+pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_owned(),
+        _ => sql.replace('$', "?"),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+fn ts_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// Adds a task, or points at the pending task with the same dedupe key.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, task: NewTask) -> StoreResult<Enqueued> {
+    let b = db.get_database_backend();
+    let now = ts_now();
+    let sql = "INSERT INTO sync_tasks (integration_id, kind, payload, dedupe_key, state, attempts, \
+               run_after_ms, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6) \
+               ON CONFLICT DO NOTHING RETURNING id";
+    let row = db
+        .query_one_raw(stmt(
+            b,
+            sql,
+            vec![
+                task.integration_id.into(),
+                task.kind.clone().into(),
+                task.payload.to_string().into(),
+                task.dedupe_key.clone().into(),
+                task.run_after_ms.into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    if let Some(row) = row {
+        return Ok(Enqueued::Created(row.try_get_by_index::<i64>(0)?));
+    }
+    // Only the pending-dedupe index can conflict: find the task that absorbed this one.
+    let key = task.dedupe_key.unwrap_or_default();
+    let existing = db
+        .query_one_raw(stmt(
+            b,
+            "SELECT id FROM sync_tasks WHERE dedupe_key = $1 AND state = 'pending'",
+            vec![key.clone().into()],
+        ))
+        .await?;
+    match existing {
+        Some(row) => Ok(Enqueued::Coalesced(row.try_get_by_index::<i64>(0)?)),
+        // The pending task started running between the insert and the read: try once more.
+        None => {
+            Box::pin(enqueue(
+                db,
+                NewTask {
+                    dedupe_key: Some(key),
+                    ..task
+                },
+            ))
+            .await
+        }
+    }
+}
+
+/// How a worker claims.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    /// The worker's lease name (unique per process).
+    pub owner: &'a str,
+    /// How many tasks at most.
+    pub limit: usize,
+    /// Lease length in milliseconds.
+    pub lease_ms: i64,
+    /// Tasks in flight at most per integration (this worker's running ones included).
+    pub per_integration: usize,
+}
+
+const CANDIDATES: &str = "\
+    WITH busy AS ( \
+        SELECT integration_id, \
+               SUM(CASE WHEN lease_owner = $1 THEN 1 ELSE 0 END) AS mine, \
+               SUM(CASE WHEN lease_owner <> $1 THEN 1 ELSE 0 END) AS others \
+        FROM sync_tasks WHERE state = 'running' AND lease_until_ms >= $2 GROUP BY integration_id), \
+    keys AS (SELECT dedupe_key FROM sync_tasks WHERE state = 'running' AND dedupe_key IS NOT NULL), \
+    ranked AS ( \
+        SELECT t.id, t.run_after_ms, COALESCE(b.mine, 0) AS mine, \
+               ROW_NUMBER() OVER (PARTITION BY t.integration_id ORDER BY t.run_after_ms, t.id) AS rn \
+        FROM sync_tasks t \
+        JOIN integrations i ON i.id = t.integration_id AND i.state = 'active' \
+        LEFT JOIN busy b ON b.integration_id = t.integration_id \
+        WHERE ((t.state = 'pending' AND t.run_after_ms <= $2) \
+               OR (t.state = 'running' AND t.lease_until_ms < $2)) \
+          AND COALESCE(b.others, 0) = 0 \
+          AND (t.state = 'running' OR t.dedupe_key IS NULL \
+               OR t.dedupe_key NOT IN (SELECT dedupe_key FROM keys))) \
+    SELECT id FROM ranked WHERE rn + mine <= $4 ORDER BY rn, run_after_ms, id LIMIT $5";
+
+/// Leases up to `req.limit` due tasks (and tasks whose lease expired) to `req.owner`,
+/// incrementing their attempts. Only integrations in state `active` are served.
+pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResult<Vec<Task>> {
+    let b = db.get_database_backend();
+    let now = now_ms();
+    let lease_until = now + req.lease_ms;
+    let values = |extra: bool| {
+        let mut v: Vec<Value> = vec![
+            req.owner.to_owned().into(),
+            now.into(),
+            lease_until.into(),
+            (req.per_integration as i64).into(),
+            (req.limit as i64).into(),
+        ];
+        if extra {
+            v.push(ts_now().into());
+        }
+        v
+    };
+    let update_head = "UPDATE sync_tasks SET state = 'running', lease_owner = $1, \
+                       lease_until_ms = $3, attempts = attempts + 1, updated_at = $6 ";
+    match b {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            // Claims are short: serialising them across processes makes "one process per
+            // tenant at a time" exact instead of racy.
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7274727)")
+                .await?;
+            let sql = format!(
+                "{update_head} WHERE id IN (SELECT id FROM sync_tasks WHERE id IN ({CANDIDATES}) \
+                 AND (state = 'pending' OR (state = 'running' AND lease_until_ms < $2)) \
+                 FOR UPDATE SKIP LOCKED) RETURNING *"
+            );
+            let rows = Task::find_by_statement(stmt(b, &sql, values(true)))
+                .all(&txn)
+                .await?;
+            txn.commit().await?;
+            Ok(rows)
+        }
+        _ => {
+            let sql = format!("{update_head} WHERE id IN ({CANDIDATES}) RETURNING *");
+            Ok(Task::find_by_statement(stmt(b, &sql, values(true)))
+                .all(db)
+                .await?)
+        }
+    }
+}
+
+/// Extends the lease of every task `owner` is running (the worker's heartbeat).
+pub async fn renew_leases<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    lease_ms: i64,
+) -> StoreResult<u64> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE sync_tasks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'",
+            vec![(now_ms() + lease_ms).into(), owner.to_owned().into()],
+        ))
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Marks a task done. `false` when the lease was lost (another worker took it over).
+pub async fn complete<C: ConnectionTrait>(db: &C, id: i64, owner: &str) -> StoreResult<bool> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE sync_tasks SET state = 'done', lease_owner = NULL, lease_until_ms = NULL, \
+             last_error = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+            vec![ts_now().into(), id.into(), owner.to_owned().into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// What became of a failed task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// Pending again, due at this time.
+    Retry { run_after_ms: i64 },
+    /// Another pending task with the same dedupe key will do the same work; this one is done.
+    Superseded,
+    /// Dead: shown in the ops console with its last error.
+    Dead,
+    /// The lease was lost; nothing changed.
+    LeaseLost,
+}
+
+/// Records a failure: back to pending at `retry_at_ms`, or dead when `retry_at_ms` is `None`.
+pub async fn fail<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    owner: &str,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> StoreResult<FailOutcome> {
+    let b = db.get_database_backend();
+    let error = truncate(error, 2000);
+    let now = ts_now();
+    if let Some(at) = retry_at_ms {
+        let retried = db
+            .execute_raw(stmt(
+                b,
+                "UPDATE sync_tasks SET state = 'pending', lease_owner = NULL, lease_until_ms = NULL, \
+                 run_after_ms = $1, last_error = $2, updated_at = $3 \
+                 WHERE id = $4 AND lease_owner = $5 AND state = 'running' AND NOT EXISTS ( \
+                   SELECT 1 FROM sync_tasks o WHERE o.state = 'pending' AND o.dedupe_key IS NOT NULL \
+                   AND o.dedupe_key = (SELECT dedupe_key FROM sync_tasks WHERE id = $4))",
+                vec![
+                    at.into(),
+                    error.clone().into(),
+                    now.into(),
+                    id.into(),
+                    owner.to_owned().into(),
+                ],
+            ))
+            .await;
+        match retried {
+            Ok(r) if r.rows_affected() == 1 => return Ok(FailOutcome::Retry { run_after_ms: at }),
+            Ok(_) | Err(_) => {
+                // Either the lease is gone or a pending twin exists (or appeared concurrently
+                // and tripped the unique index): the twin does the same work.
+                let r = db
+                    .execute_raw(stmt(
+                        b,
+                        "UPDATE sync_tasks SET state = 'done', lease_owner = NULL, lease_until_ms = NULL, \
+                         last_error = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
+                        vec![
+                            format!("superseded by a newer pending task; last error: {error}")
+                                .into(),
+                            now.into(),
+                            id.into(),
+                            owner.to_owned().into(),
+                        ],
+                    ))
+                    .await?;
+                return Ok(if r.rows_affected() == 1 {
+                    FailOutcome::Superseded
+                } else {
+                    FailOutcome::LeaseLost
+                });
+            }
+        }
+    }
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE sync_tasks SET state = 'dead', lease_owner = NULL, lease_until_ms = NULL, \
+             last_error = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
+            vec![
+                error.into(),
+                now.into(),
+                id.into(),
+                owner.to_owned().into(),
+            ],
+        ))
+        .await?;
+    Ok(if r.rows_affected() == 1 {
+        FailOutcome::Dead
+    } else {
+        FailOutcome::LeaseLost
+    })
+}
+
+/// Puts a dead task back in the queue with fresh attempts (the ops console's retry button).
+/// `false` when the task is not dead (or a pending twin already covers it).
+pub async fn retry_dead<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<bool> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE sync_tasks SET state = 'pending', attempts = 0, run_after_ms = $1, updated_at = $2 \
+             WHERE id = $3 AND state = 'dead' AND NOT EXISTS ( \
+               SELECT 1 FROM sync_tasks o WHERE o.state = 'pending' AND o.dedupe_key IS NOT NULL \
+               AND o.dedupe_key = (SELECT dedupe_key FROM sync_tasks WHERE id = $3))",
+            vec![now_ms().into(), ts_now().into(), id.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// One task by ID.
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<Task>> {
+    Ok(sync_task::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Queue figures of one integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Integration.
+    pub integration_id: i64,
+    /// Pending tasks (due or not).
+    pub pending: i64,
+    /// Pending tasks already due.
+    pub due: i64,
+    /// Running tasks.
+    pub running: i64,
+    /// Finished tasks.
+    pub done: i64,
+    /// Dead tasks.
+    pub dead: i64,
+    /// Pending tasks that failed at least once (waiting for a retry).
+    pub retrying: i64,
+    /// Seconds since the oldest due pending task became due (0 when none).
+    pub lag_seconds: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StatsRow {
+    integration_id: i64,
+    pending: i64,
+    due: i64,
+    running: i64,
+    done: i64,
+    dead: i64,
+    retrying: i64,
+    oldest_due: Option<i64>,
+}
+
+/// Queue figures per integration that has tasks.
+pub async fn queue_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueStats>> {
+    let b = db.get_database_backend();
+    let now = now_ms();
+    let sql = "SELECT integration_id, \
+        CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+        CAST(SUM(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS due, \
+        CAST(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS BIGINT) AS running, \
+        CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT) AS done, \
+        CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead, \
+        CAST(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS BIGINT) AS retrying, \
+        MIN(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN run_after_ms END) AS oldest_due \
+        FROM sync_tasks GROUP BY integration_id ORDER BY integration_id";
+    let rows = StatsRow::find_by_statement(stmt(b, sql, vec![now.into()]))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| QueueStats {
+            integration_id: r.integration_id,
+            pending: r.pending,
+            due: r.due,
+            running: r.running,
+            done: r.done,
+            dead: r.dead,
+            retrying: r.retrying,
+            lag_seconds: r.oldest_due.map(|t| ((now - t) / 1000).max(0)).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Tasks of an integration in `state`, most recently updated first.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    state: &str,
+    limit: u64,
+) -> StoreResult<Vec<Task>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(sync_task::Entity::find()
+        .filter(sync_task::Column::IntegrationId.eq(integration_id))
+        .filter(sync_task::Column::State.eq(state))
+        .order_by_desc(sync_task::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Pending tasks of an integration that failed at least once, most recent first.
+pub async fn retrying<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    limit: u64,
+) -> StoreResult<Vec<Task>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(sync_task::Entity::find()
+        .filter(sync_task::Column::IntegrationId.eq(integration_id))
+        .filter(sync_task::Column::State.eq(state::PENDING))
+        .filter(sync_task::Column::Attempts.gt(0))
+        .order_by_desc(sync_task::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let s = stmt(
+            DbBackend::Sqlite,
+            "SELECT $1, $2",
+            vec![1i64.into(), 2i64.into()],
+        );
+        assert_eq!(s.sql, "SELECT ?1, ?2");
+        let p = stmt(DbBackend::Postgres, "SELECT $1", vec![1i64.into()]);
+        assert_eq!(p.sql, "SELECT $1");
+    }
+
+    #[test]
+    fn truncate_keeps_char_boundaries() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("ééé", 3), "é…");
+    }
+}

@@ -1,0 +1,159 @@
+//! What every handler needs: the app state, the process-wide ServiceTitan client, the reminder
+//! templates and the worker's tuning; and how an integration row becomes a tenant client.
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::Catalog;
+use crate::servicetitan::{ClientConfig, Credentials, Environment, ServiceTitan, TenantClient};
+use crate::startup::AppState;
+use crate::store::platform::Integration;
+
+use super::error::{HandlerError, SyncError};
+
+/// Worker tuning (from `settings.worker`, with engine defaults for the rest).
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Lease name of this process.
+    pub owner: String,
+    /// Tasks run at once.
+    pub concurrency: usize,
+    /// Tasks in flight at most per integration.
+    pub per_integration: usize,
+    /// Lease length.
+    pub lease: Duration,
+    /// Attempts before a task is dead.
+    pub max_attempts: i32,
+    /// First retry delay ceiling (doubles per attempt, full jitter).
+    pub backoff_base: Duration,
+    /// Largest retry delay ceiling.
+    pub backoff_cap: Duration,
+    /// Sleep between claims when the queue is empty.
+    pub idle_sleep: Duration,
+    /// Seconds between inbound polls per integration and stream.
+    pub poll_interval: Duration,
+    /// How far back each poll re-reads (clock skew, late commits).
+    pub poll_overlap: Duration,
+    /// Records per inbound page.
+    pub page_size: u32,
+}
+
+impl WorkerOptions {
+    /// Options from the settings.
+    pub fn from_settings(s: &crate::config::WorkerSettings) -> WorkerOptions {
+        let owner = format!(
+            "worker-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        WorkerOptions {
+            owner,
+            concurrency: s.concurrency.max(1),
+            per_integration: s.concurrency.div_ceil(2).max(1),
+            lease: Duration::from_secs(s.lease_secs.max(1) as u64),
+            max_attempts: s.max_attempts.max(1),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(300),
+            idle_sleep: Duration::from_millis(100),
+            poll_interval: Duration::from_secs(s.poll_interval_secs.max(1)),
+            poll_overlap: Duration::from_secs(120),
+            page_size: 200,
+        }
+    }
+}
+
+/// Shared by the worker's tasks.
+#[derive(Clone)]
+pub struct SyncContext {
+    /// App state (store, settings, secrets, metrics).
+    pub state: AppState,
+    /// The process-wide ServiceTitan client (one rate limiter per tenant).
+    pub st: ServiceTitan,
+    /// Reminder templates.
+    pub catalog: Arc<Catalog>,
+    /// Tuning.
+    pub opts: WorkerOptions,
+}
+
+impl SyncContext {
+    /// Builds the context: the ServiceTitan client from the settings and the catalogue.
+    pub fn new(state: AppState, opts: WorkerOptions) -> Result<SyncContext, SyncError> {
+        let s = &state.settings.servicetitan;
+        let mut cfg = ClientConfig::new(s.app_key.clone(), s.application_guid.clone());
+        cfg.rate_limit_per_sec = s.rate_limit_per_sec;
+        cfg.request_timeout = Duration::from_secs(s.request_timeout_secs.max(1));
+        cfg.max_retries = 3;
+        let catalog = if state.settings.mappings_dir.is_empty() {
+            Catalog::embedded()
+        } else {
+            Catalog::load(std::path::Path::new(&state.settings.mappings_dir))
+        }
+        .map_err(|e| SyncError::Catalog(e.to_string()))?;
+        Ok(SyncContext {
+            st: ServiceTitan::new(cfg),
+            catalog: Arc::new(catalog),
+            opts,
+            state,
+        })
+    }
+}
+
+/// The ServiceTitan environment an integration talks to. `sandbox` and `custom` use the base
+/// URLs in `settings.servicetitan` (the built-in sandbox, or any other pair).
+pub fn environment_for(
+    state: &AppState,
+    integration: &Integration,
+) -> Result<Environment, SyncError> {
+    let s = &state.settings.servicetitan;
+    match integration.environment.as_str() {
+        "production" => Ok(Environment::Production),
+        "integration" => Ok(Environment::Integration),
+        "sandbox" | "custom" if !s.api_url.is_empty() => Ok(Environment::Custom {
+            auth_url: if s.auth_url.is_empty() {
+                s.api_url.clone()
+            } else {
+                s.auth_url.clone()
+            },
+            api_url: s.api_url.clone(),
+        }),
+        other => Err(SyncError::Integration {
+            id: integration.id,
+            reason: format!(
+                "environment '{other}' needs servicetitan.api_url (and auth_url) in the settings"
+            ),
+        }),
+    }
+}
+
+/// A tenant client for an integration (its tenant, Client ID and decrypted secret).
+pub fn client_for(
+    ctx: &SyncContext,
+    integration: &Integration,
+) -> Result<TenantClient, HandlerError> {
+    let missing = |what: &str| {
+        HandlerError::Permanent(format!("integration {} has no {what}", integration.id))
+    };
+    let tenant = integration.tenant_id.ok_or_else(|| missing("tenant ID"))?;
+    let client_id = integration
+        .client_id
+        .clone()
+        .ok_or_else(|| missing("Client ID"))?;
+    let sealed = integration
+        .client_secret_enc
+        .as_deref()
+        .ok_or_else(|| missing("Client Secret"))?;
+    let secret = ctx
+        .state
+        .secrets
+        .open(sealed)
+        .map_err(|e| HandlerError::Permanent(format!("Client Secret: {e}")))?;
+    let env = environment_for(&ctx.state, integration)
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    Ok(ctx.st.tenant(
+        env,
+        tenant,
+        Credentials {
+            client_id,
+            client_secret: secret,
+        },
+    ))
+}

@@ -1,0 +1,78 @@
+//! Why a task or the engine failed.
+use std::time::Duration;
+
+use crate::servicetitan;
+use crate::store::StoreError;
+
+/// A handler's failure: retry later (with an optional server-requested delay) or give up.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth another attempt (ServiceTitan unavailable, rate limited, a prerequisite not ready).
+    #[error("{reason}")]
+    Retry {
+        /// What went wrong, for `last_error`.
+        reason: String,
+        /// At least this long before the next attempt (`Retry-After`).
+        after: Option<Duration>,
+    },
+    /// Will not succeed by retrying (bad data, missing mapping): the task goes dead at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl HandlerError {
+    /// A retry without a server-requested delay.
+    pub fn retry(reason: impl Into<String>) -> HandlerError {
+        HandlerError::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+}
+
+impl From<servicetitan::Error> for HandlerError {
+    fn from(e: servicetitan::Error) -> Self {
+        use servicetitan::Error as E;
+        match &e {
+            E::RateLimited { retry_after } => HandlerError::Retry {
+                reason: e.to_string(),
+                after: *retry_after,
+            },
+            // Bad input will stay bad; everything else (5xx, network, auth that may be fixed
+            // by reconnecting) is retried until the attempts run out.
+            E::Api { status, .. } if (400..500).contains(status) && *status != 408 => {
+                HandlerError::Permanent(e.to_string())
+            }
+            E::Decode(_) => HandlerError::Permanent(e.to_string()),
+            _ => HandlerError::retry(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for HandlerError {
+    fn from(e: StoreError) -> Self {
+        HandlerError::retry(format!("database: {e}"))
+    }
+}
+
+/// Why the engine could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The integration cannot be synced (unknown, not configured).
+    #[error("integration {id}: {reason}")]
+    Integration {
+        /// Integration ID.
+        id: i64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The reminder templates could not be loaded.
+    #[error("reminder templates: {0}")]
+    Catalog(String),
+    /// A backfill page failed.
+    #[error("backfill: {0}")]
+    Backfill(String),
+}

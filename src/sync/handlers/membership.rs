@@ -1,0 +1,108 @@
+//! The member's plan, mapped to the partner's membership type, sold once on the customer.
+//!
+//! Before selling, the customer's memberships are read: an active one of the mapped type (for
+//! example from an attempt interrupted after the sale) is linked instead of selling again.
+use futures::TryStreamExt;
+
+use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipSale};
+use crate::store::{links, members, platform};
+use crate::sync::error::HandlerError;
+
+use super::{Run, linked_customer};
+
+pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerError> {
+    let db = job.ctx.state.store.db();
+    let iid = job.integration.id;
+    let member = members::get(db, member_id)
+        .await?
+        .ok_or_else(|| HandlerError::Permanent(format!("member {member_id} not found")))?;
+    let Some(plan) = member.plan_code.as_deref() else {
+        return Ok(());
+    };
+    let type_id = platform::plan_mapping(db, iid, plan)
+        .await?
+        .ok_or_else(|| {
+            HandlerError::Permanent(format!("plan '{plan}' is not mapped to a membership type"))
+        })?;
+    let customer_id = linked_customer(job, member_id).await?;
+    let existing: Vec<CustomerMembership> = job
+        .client
+        .memberships(
+            ListQuery::new()
+                .customer_id(customer_id)
+                .active(Active::Any),
+        )
+        .try_collect()
+        .await?;
+    let live = |m: &&CustomerMembership| m.membership_type_id == type_id && m.status == "Active";
+    if let Some(m) = existing.iter().find(live) {
+        relink(db, iid, member_id, m.id).await?;
+        return Ok(());
+    }
+    let sale = sale_for(job, customer_id, member_id, type_id).await?;
+    let sold = job.client.sell_membership(&sale).await?;
+    tracing::info!(member_id, membership_id = sold.id, "membership sold");
+    relink(db, iid, member_id, sold.id).await?;
+    Ok(())
+}
+
+/// Points the member's membership link at `st_id` (a plan change replaces the old link).
+async fn relink(
+    db: &sea_orm::DatabaseConnection,
+    iid: i64,
+    member_id: i64,
+    st_id: i64,
+) -> Result<(), HandlerError> {
+    if links::st_id(db, iid, links::kind::MEMBERSHIP, member_id).await? != Some(st_id) {
+        links::replace(db, iid, links::kind::MEMBERSHIP, member_id, st_id).await?;
+    }
+    Ok(())
+}
+
+async fn sale_for(
+    job: &Run<'_>,
+    customer_id: i64,
+    member_id: i64,
+    type_id: i64,
+) -> Result<MembershipSale, HandlerError> {
+    let db = job.ctx.state.store.db();
+    let types: Vec<_> = job
+        .client
+        .membership_types(ListQuery::new().active(Active::Any))
+        .try_collect()
+        .await?;
+    let mt = types
+        .into_iter()
+        .find(|t| t.id == type_id)
+        .ok_or_else(|| HandlerError::Permanent(format!("membership type {type_id} not found")))?;
+    let billing = job
+        .client
+        .membership_duration_billing_items(type_id)
+        .await?
+        .into_iter()
+        .find(|b| b.active)
+        .ok_or_else(|| {
+            HandlerError::Permanent(format!(
+                "membership type {type_id} has no active billing option"
+            ))
+        })?;
+    let bu = job
+        .client
+        .business_units_page(&ListQuery::new().page_size(1), 1)
+        .await?
+        .data
+        .into_iter()
+        .next()
+        .ok_or_else(|| HandlerError::Permanent("tenant has no active business unit".into()))?;
+    let first_location = match members::locations_of(db, member_id).await?.first() {
+        Some(l) => links::st_id(db, job.integration.id, links::kind::LOCATION, l.id).await?,
+        None => None,
+    };
+    Ok(MembershipSale {
+        customer_id,
+        business_unit_id: bu.id,
+        sale_task_id: mt.sale_task_id.unwrap_or_default(),
+        duration_billing_id: billing.id,
+        location_id: first_location,
+    })
+}
