@@ -7,6 +7,7 @@
 //! - `sync`: durable task queue, workers, pollers; `web`: actix-web pages and JSON API
 //! - `mail`: outgoing email; `catalog`: the data files under `mappings/`
 //! - `startup`: builds the application once for `main` and for tests
+pub mod booking;
 pub mod catalog;
 pub mod config;
 pub mod crypto;

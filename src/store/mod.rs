@@ -7,6 +7,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
+pub mod bookings;
 pub mod cursors;
 pub mod devices;
 pub mod entities;

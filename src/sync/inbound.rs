@@ -85,6 +85,8 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
     let iid = s.integration_id;
     match record {
         Record::Job(j) => {
+            crate::store::bookings::apply_job_status(db, iid, j.id, Some(&j.job_status), None)
+                .await?;
             let upcoming = j
                 .job_status
                 .parse::<JobStatus>()
@@ -97,6 +99,9 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
             }
         }
         Record::Appointment(a) => {
+            let window = a.arrival_window_start.zip(a.arrival_window_end);
+            let window = window.map(|(start, end)| crate::domain::booking::ArrivalWindow { start, end });
+            crate::store::bookings::apply_job_status(db, iid, a.job_id, None, window).await?;
             if let Some(member) =
                 links::local_id(db, iid, links::kind::CUSTOMER, a.customer_id).await?
             {

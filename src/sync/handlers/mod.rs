@@ -1,6 +1,7 @@
 //! One idempotent handler per outbound task kind. Each reads before it writes and keeps what
 //! it created in `external_links` (or, for notes, a marker in the text), so a retry after a
 //! crash at any point finds the earlier write instead of repeating it.
+mod booking;
 mod credit;
 mod link;
 mod membership;
@@ -58,6 +59,7 @@ pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
             }
             Ok(())
         }
+        crate::booking::TASK_KIND => booking::run(&job, task).await,
         other => Err(HandlerError::Permanent(format!(
             "unknown task kind '{other}'"
         ))),

@@ -1,0 +1,205 @@
+//! Capacity-aware booking into ServiceTitan (issue 7).
+//!
+//! A booking is recorded as `pending` under the partner's Idempotency-Key together with a
+//! deferred queue task, then attempted at once ([`submit`]): with real-time capacity on, the
+//! chosen slot is re-checked and the job created (mapped business unit and job type, the
+//! member's linked customer and location, the partner tag and campaign, our booking ID in
+//! `externalData`); with capacity off, or when the tenant refuses the job, a call-centre
+//! booking is created instead. If ServiceTitan does not answer within [`BOUNDED_WAIT`], the API
+//! answers "pending" and the attempt goes on in the background (at most [`ATTEMPT_CAP`]); the
+//! queue task ([`TASK_KIND`]) finishes whatever is left, looking the job up by `externalData`
+//! before any create.
+//!
+//! Two bookings for one slot are serialized in-process (one lock per tenant and slot) and the
+//! slot's capacity is re-read under that lock just before the create, so the last open slot
+//! goes to exactly one of them. Across processes, the re-check alone narrows the race.
+pub mod availability;
+mod client;
+mod error;
+pub mod flow;
+mod locks;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+pub use error::BookingError;
+pub use flow::{Attempted, Mode};
+pub use locks::KeyedLocks;
+
+use crate::catalog::Catalog;
+use crate::domain::booking::Slot;
+use crate::startup::AppState;
+use crate::store::bookings::{self, Booking};
+use crate::store::tasks::{self, Enqueued, NewTask};
+use crate::store::{StoreResult, now_ms};
+
+/// How long the API waits for ServiceTitan before answering "pending".
+pub const BOUNDED_WAIT: Duration = Duration::from_secs(5);
+/// The longest an API-started attempt may run in the background.
+pub const ATTEMPT_CAP: Duration = Duration::from_secs(20);
+/// When the queue task of a new booking is due if the API attempt is still running (after
+/// [`ATTEMPT_CAP`], so the two never overlap).
+pub const TASK_DEFER: Duration = Duration::from_secs(30);
+/// Alternatives offered with a 409.
+pub const MAX_ALTERNATIVES: usize = 3;
+/// Queue task kind that finishes pending bookings.
+pub const TASK_KIND: &str = "booking";
+/// `externalData` key holding our booking ID on jobs.
+pub const EXTERNAL_KEY: &str = "titanbridgeBookingId";
+
+/// Process-wide booking state: slot locks, the capacity cache, ServiceTitan clients.
+#[derive(Default)]
+pub struct Engine {
+    /// Per-booking and per-slot locks.
+    pub locks: KeyedLocks,
+    /// Capacity answers per tenant.
+    pub cache: availability::Cache,
+    clients: client::Clients,
+}
+
+/// The engine (shared by the API and the queue handler in one process).
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(Engine::default)
+}
+
+impl Engine {
+    /// A booking-path tenant client for an integration (no automatic retries).
+    pub fn client(
+        &self,
+        state: &AppState,
+        integration: &crate::store::platform::Integration,
+    ) -> Result<crate::servicetitan::TenantClient, BookingError> {
+        self.clients.tenant(state, integration)
+    }
+}
+
+/// The queue dedupe key (and lock key) of a booking.
+pub fn task_key(booking_id: i64) -> String {
+    format!("booking:{booking_id}")
+}
+
+/// Queues the attempt that finishes `booking_id`, due at `run_after_ms`.
+pub async fn enqueue_task<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    booking_id: i64,
+    run_after_ms: i64,
+) -> StoreResult<Enqueued> {
+    tasks::enqueue(
+        db,
+        NewTask {
+            integration_id,
+            kind: TASK_KIND.to_owned(),
+            payload: json!({ "booking_id": booking_id }),
+            dedupe_key: Some(task_key(booking_id)),
+            run_after_ms,
+        },
+    )
+    .await
+}
+
+/// The default task due time for a new booking.
+pub fn deferred_ms() -> i64 {
+    now_ms() + TASK_DEFER.as_millis() as i64
+}
+
+/// What the API answers after at most [`BOUNDED_WAIT`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submitted {
+    /// Finished (scheduled, requested or failed): the row.
+    Finished(Booking),
+    /// The slot is full; the booking is marked failed; open slots nearby.
+    SlotTaken(Booking, Vec<Slot>),
+    /// Still pending: the queue (or the background attempt) will finish it.
+    Pending(Booking),
+}
+
+/// Attempts a freshly recorded booking, answering within [`BOUNDED_WAIT`].
+pub async fn submit(state: &AppState, booking_id: i64) -> Result<Submitted, BookingError> {
+    let bg_state = state.clone();
+    let handle = tokio::spawn(async move {
+        let r = tokio::time::timeout(
+            ATTEMPT_CAP,
+            flow::attempt(&bg_state, booking_id, Mode::Interactive),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(BookingError::Unavailable(
+                "ServiceTitan did not answer in time".into(),
+            ))
+        });
+        settle(&bg_state, booking_id, &r).await;
+        r
+    });
+    let outcome = tokio::time::timeout(BOUNDED_WAIT, handle).await;
+    let db = state.store.db();
+    let row = bookings::get(db, booking_id)
+        .await?
+        .ok_or_else(|| BookingError::Permanent(format!("booking {booking_id} vanished")))?;
+    Ok(match outcome {
+        Ok(Ok(Ok(Attempted::SlotTaken(alts)))) => Submitted::SlotTaken(row, alts),
+        _ if row.status == bookings::status::PENDING => Submitted::Pending(row),
+        _ => Submitted::Finished(row),
+    })
+}
+
+/// After the API's attempt: retire the queue task when done, or make it due now on failure.
+async fn settle(state: &AppState, booking_id: i64, r: &Result<Attempted, BookingError>) {
+    let db = state.store.db();
+    let key = task_key(booking_id);
+    let res = match r {
+        Ok(_) => bookings::retire_task(db, &key).await,
+        Err(e) => {
+            tracing::info!(booking_id, error = %e, "booking left pending for the queue");
+            let noted = match e {
+                BookingError::Permanent(reason) => {
+                    bookings::finish(
+                        db,
+                        booking_id,
+                        &bookings::Outcome::Failed {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await
+                    .map(|_| ())
+                }
+                other => bookings::note_error(db, booking_id, &other.to_string()).await,
+            };
+            match noted {
+                Ok(()) => bookings::expedite_task(db, &key).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if let Err(e) = res {
+        tracing::warn!(booking_id, error = %e, "could not update the booking's queue task");
+    }
+}
+
+/// The catalogue (trade and condition codes and labels).
+pub fn catalog(state: &AppState) -> Option<&'static Catalog> {
+    static CATALOG: OnceLock<Option<Catalog>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            if state.settings.mappings_dir.is_empty() {
+                Catalog::embedded().ok()
+            } else {
+                Catalog::load(std::path::Path::new(&state.settings.mappings_dir)).ok()
+            }
+        })
+        .as_ref()
+}
+
+/// Labels of a trade and condition (the codes when unknown).
+pub fn labels(state: &AppState, trade: &str, condition: &str) -> (String, String) {
+    let t = catalog(state).and_then(|c| c.trade(trade));
+    let c = t.and_then(|t| t.condition(condition));
+    (
+        t.map_or_else(|| trade.to_owned(), |t| t.label.clone()),
+        c.map_or_else(|| condition.to_owned(), |c| c.label.clone()),
+    )
+}

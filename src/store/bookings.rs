@@ -1,0 +1,311 @@
+//! Bookings made through the platform API: one row per (partner, Idempotency-Key), its state
+//! (`pending` → `scheduled` | `requested` | `failed`; then `rescheduled`, `cancelled`,
+//! `completed` as ServiceTitan reports), and the ServiceTitan job or booking it became.
+//!
+//! A pending booking leaves `pending` exactly once ([`finish`] only updates pending rows), so
+//! the API's inline attempt and the queue's retry cannot both record an outcome.
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use super::entities::{booking, integration, job_type_mapping};
+use super::tasks::stmt;
+use super::{StoreResult, now_ms};
+use crate::domain::booking::{ArrivalWindow, Slot};
+
+/// A booking row.
+pub type Booking = booking::Model;
+
+/// Booking states as stored.
+pub mod status {
+    /// Accepted; the job or booking request is not written yet.
+    pub const PENDING: &str = "pending";
+    /// A ServiceTitan job exists in the chosen slot.
+    pub const SCHEDULED: &str = "scheduled";
+    /// Handed to the partner's call centre as a ServiceTitan booking.
+    pub const REQUESTED: &str = "requested";
+    /// The job's appointment moved.
+    pub const RESCHEDULED: &str = "rescheduled";
+    /// The job was cancelled in ServiceTitan.
+    pub const CANCELLED: &str = "cancelled";
+    /// The job was completed.
+    pub const COMPLETED: &str = "completed";
+    /// Could not be booked (the slot filled, or the tenant refused it); see `last_error`.
+    pub const FAILED: &str = "failed";
+}
+
+/// A booking to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBooking {
+    /// Partner.
+    pub partner_id: i64,
+    /// Our service location ID.
+    pub location_id: i64,
+    /// The client's Idempotency-Key.
+    pub idempotency_key: String,
+    /// Trade code.
+    pub trade: String,
+    /// Condition code.
+    pub condition: String,
+    /// Homeowner's summary.
+    pub summary: String,
+    /// The chosen slot (absent for a call-centre request without a preferred time).
+    pub slot: Option<Slot>,
+}
+
+impl NewBooking {
+    /// Whether `b` was recorded from the same request (same location, service, text and slot).
+    pub fn same_request(&self, b: &Booking) -> bool {
+        self.location_id == b.location_id
+            && self.trade == b.trade
+            && self.condition == b.condition
+            && self.summary == b.summary
+            && self.slot.map(|s| s.start) == b.slot_start
+            && self.slot.map(|s| s.end) == b.slot_end
+    }
+}
+
+/// Inserts a pending booking, or finds the one already stored under the same key.
+/// Returns the row and whether this call created it.
+pub async fn insert_or_get<C: ConnectionTrait>(
+    db: &C,
+    new: &NewBooking,
+) -> StoreResult<(Booking, bool)> {
+    let now = Utc::now();
+    let window = new.slot.map(ArrivalWindow::for_slot);
+    let row = booking::ActiveModel {
+        partner_id: Set(new.partner_id),
+        location_id: Set(new.location_id),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        trade: Set(new.trade.clone()),
+        condition: Set(new.condition.clone()),
+        summary: Set(new.summary.clone()),
+        slot_start: Set(new.slot.map(|s| s.start)),
+        slot_end: Set(new.slot.map(|s| s.end)),
+        arrival_window_start: Set(window.map(|w| w.start)),
+        arrival_window_end: Set(window.map(|w| w.end)),
+        status: Set(status::PENDING.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = booking::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                booking::Column::PartnerId,
+                booking::Column::IdempotencyKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let stored = by_key(db, new.partner_id, &new.idempotency_key)
+        .await?
+        .ok_or(super::StoreError::NotFound("booking"))?;
+    Ok((stored, inserted == 1))
+}
+
+/// The booking a partner stored under an Idempotency-Key.
+pub async fn by_key<C: ConnectionTrait>(
+    db: &C,
+    partner_id: i64,
+    key: &str,
+) -> StoreResult<Option<Booking>> {
+    Ok(booking::Entity::find()
+        .filter(booking::Column::PartnerId.eq(partner_id))
+        .filter(booking::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+/// One booking.
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<Booking>> {
+    Ok(booking::Entity::find_by_id(id).one(db).await?)
+}
+
+/// One booking, only if it belongs to `partner_id`.
+pub async fn of_partner<C: ConnectionTrait>(
+    db: &C,
+    partner_id: i64,
+    id: i64,
+) -> StoreResult<Option<Booking>> {
+    Ok(get(db, id).await?.filter(|b| b.partner_id == partner_id))
+}
+
+/// How a pending booking ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A job in the slot; the confirmed arrival window.
+    Scheduled {
+        /// ServiceTitan job ID.
+        job_id: i64,
+        /// Confirmed arrival window.
+        window: ArrivalWindow,
+    },
+    /// A call-centre booking.
+    Requested {
+        /// ServiceTitan booking ID (unknown when an earlier attempt's create was found as a
+        /// duplicate without its ID).
+        booking_id: Option<i64>,
+    },
+    /// Not booked.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Records the outcome of a pending booking. `false` when it was no longer pending (another
+/// attempt recorded first; keep that outcome).
+pub async fn finish<C: ConnectionTrait>(db: &C, id: i64, outcome: &Outcome) -> StoreResult<bool> {
+    let mut q = booking::Entity::update_many()
+        .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::Status.eq(status::PENDING));
+    q = match outcome {
+        Outcome::Scheduled { job_id, window } => q
+            .col_expr(booking::Column::Status, Expr::value(status::SCHEDULED))
+            .col_expr(booking::Column::StJobId, Expr::value(*job_id))
+            .col_expr(booking::Column::ArrivalWindowStart, Expr::value(window.start))
+            .col_expr(booking::Column::ArrivalWindowEnd, Expr::value(window.end))
+            .col_expr(booking::Column::LastError, Expr::value(Option::<String>::None)),
+        Outcome::Requested { booking_id } => q
+            .col_expr(booking::Column::Status, Expr::value(status::REQUESTED))
+            .col_expr(booking::Column::StBookingId, Expr::value(*booking_id)),
+        Outcome::Failed { reason } => q
+            .col_expr(booking::Column::Status, Expr::value(status::FAILED))
+            .col_expr(booking::Column::LastError, Expr::value(reason.clone())),
+    };
+    Ok(q.exec(db).await?.rows_affected == 1)
+}
+
+/// Notes why the last attempt of a pending booking did not finish (shown by `GET`).
+pub async fn note_error<C: ConnectionTrait>(db: &C, id: i64, reason: &str) -> StoreResult<()> {
+    let reason: String = reason.chars().take(1000).collect();
+    booking::Entity::update_many()
+        .col_expr(booking::Column::LastError, Expr::value(reason))
+        .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(booking::Column::Id.eq(id))
+        .filter(booking::Column::Status.eq(status::PENDING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The (business unit, job type) a partner mapped a trade and condition to.
+pub async fn job_type_mapping<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    trade: &str,
+    condition: &str,
+) -> StoreResult<Option<(i64, i64)>> {
+    Ok(job_type_mapping::Entity::find()
+        .filter(job_type_mapping::Column::IntegrationId.eq(integration_id))
+        .filter(job_type_mapping::Column::Trade.eq(trade))
+        .filter(job_type_mapping::Column::Condition.eq(condition))
+        .one(db)
+        .await?
+        .map(|m| (m.business_unit_id, m.job_type_id)))
+}
+
+/// Makes the pending queue task with `dedupe_key` due now (the inline attempt gave up early).
+pub async fn expedite_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE sync_tasks SET run_after_ms = $1 WHERE dedupe_key = $2 AND state = 'pending'",
+        vec![now_ms().into(), dedupe_key.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Marks the pending queue task with `dedupe_key` done (the inline attempt finished the work).
+pub async fn retire_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE sync_tasks SET state = 'done', last_error = 'finished by the API request', \
+         updated_at = $1 WHERE dedupe_key = $2 AND state = 'pending'",
+        vec![Utc::now().into(), dedupe_key.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The booking status a ServiceTitan job status maps to, if it changes ours.
+fn status_for_job(job_status: &str) -> Option<&'static str> {
+    match job_status {
+        "Completed" => Some(status::COMPLETED),
+        "Canceled" | "Cancelled" => Some(status::CANCELLED),
+        _ => None,
+    }
+}
+
+/// Applies a change the jobs/appointments pollers saw to the booking that created job
+/// `st_job_id` (if any): `Completed` → completed, `Canceled` → cancelled, and an appointment
+/// window different from ours → rescheduled with the new window. Returns the booking's status
+/// after the change, or `None` when no booking made that job.
+pub async fn apply_job_status<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    st_job_id: i64,
+    job_status: Option<&str>,
+    window: Option<ArrivalWindow>,
+) -> StoreResult<Option<String>> {
+    let Some(integ) = integration::Entity::find_by_id(integration_id).one(db).await? else {
+        return Ok(None);
+    };
+    let Some(b) = booking::Entity::find()
+        .filter(booking::Column::PartnerId.eq(integ.partner_id))
+        .filter(booking::Column::StJobId.eq(st_job_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let terminal = [status::CANCELLED, status::COMPLETED].contains(&b.status.as_str());
+    let mut next = b.status.clone();
+    let mut new_window = None;
+    if let Some(s) = job_status.and_then(status_for_job) {
+        next = s.to_owned();
+    } else if let Some(w) = window
+        && !terminal
+        && (Some(w.start), Some(w.end)) != (b.arrival_window_start, b.arrival_window_end)
+    {
+        next = status::RESCHEDULED.to_owned();
+        new_window = Some(w);
+    }
+    if next == b.status && new_window.is_none() {
+        return Ok(Some(next));
+    }
+    let mut q = booking::Entity::update_many()
+        .col_expr(booking::Column::Status, Expr::value(next.clone()))
+        .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(booking::Column::Id.eq(b.id));
+    if let Some(w) = new_window {
+        q = q
+            .col_expr(booking::Column::ArrivalWindowStart, Expr::value(w.start))
+            .col_expr(booking::Column::ArrivalWindowEnd, Expr::value(w.end));
+    }
+    q.exec(db).await?;
+    tracing::info!(booking_id = b.id, st_job_id, from = %b.status, to = %next, "booking status from ServiceTitan");
+    Ok(Some(next))
+}
+
+/// The slot of a booking, when it has one.
+pub fn slot_of(b: &Booking) -> Option<Slot> {
+    match (b.slot_start, b.slot_end) {
+        (Some(start), Some(end)) => Some(Slot { start, end }),
+        _ => None,
+    }
+}
+
+/// The arrival window of a booking, when it has one.
+pub fn window_of(b: &Booking) -> Option<ArrivalWindow> {
+    match (b.arrival_window_start, b.arrival_window_end) {
+        (Some(start), Some(end)) => Some(ArrivalWindow { start, end }),
+        _ => None,
+    }
+}
