@@ -33,6 +33,7 @@ use crate::web::error::{ApiError, FieldError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1/platform")
+            .configure(super::booking::configure)
             .route("/members/{member_id}", web::put().to(upsert_member))
             .route(
                 "/locations/{location_id}/credits",
