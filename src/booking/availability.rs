@@ -38,11 +38,7 @@ pub struct Cache {
 
 /// The cache's name for a tenant (environment and tenant ID).
 pub fn tenant_key(client: &TenantClient) -> String {
-    format!(
-        "{}|{}",
-        client.environment().api_base(),
-        client.tenant_id()
-    )
+    format!("{}|{}", client.environment().api_base(), client.tenant_id())
 }
 
 impl Cache {

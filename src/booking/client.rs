@@ -33,7 +33,8 @@ impl Clients {
         let s = &settings.servicetitan;
         let mut cfg = ClientConfig::new(s.app_key.clone(), s.application_guid.clone());
         cfg.rate_limit_per_sec = s.rate_limit_per_sec;
-        cfg.request_timeout = REQUEST_TIMEOUT.min(Duration::from_secs(s.request_timeout_secs.max(1)));
+        cfg.request_timeout =
+            REQUEST_TIMEOUT.min(Duration::from_secs(s.request_timeout_secs.max(1)));
         cfg.max_retries = 0;
         let st = ServiceTitan::new(cfg);
         list.push((Arc::downgrade(settings), st.clone()));

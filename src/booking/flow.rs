@@ -99,7 +99,11 @@ pub async fn attempt(
     if mode == Mode::Queued
         && let Some(job_id) = find_job(&ctx).await?
     {
-        tracing::info!(booking_id, job_id, "found the job an earlier attempt created");
+        tracing::info!(
+            booking_id,
+            job_id,
+            "found the job an earlier attempt created"
+        );
         return scheduled(&ctx, job_id).await;
     }
     let mapping = bookings::job_type_mapping(
@@ -156,7 +160,12 @@ pub async fn attempt(
         Err(e) if e.is_retryable() => Err(BookingError::Unavailable(e.to_string())),
         Err(e) => {
             tracing::warn!(booking_id, error = %e, "ServiceTitan refused the job; sending a booking request");
-            request(&ctx, mapping, &format!("ServiceTitan refused the job ({e})")).await
+            request(
+                &ctx,
+                mapping,
+                &format!("ServiceTitan refused the job ({e})"),
+            )
+            .await
         }
     }
 }
@@ -300,7 +309,9 @@ async fn scheduled(ctx: &Ctx<'_>, job_id: i64) -> Result<Attempted, BookingError
     let window = bookings::window_of(&ctx.booking)
         .or_else(|| bookings::slot_of(&ctx.booking).map(ArrivalWindow::for_slot));
     let Some(window) = window else {
-        return Err(BookingError::Permanent("scheduled booking has no slot".into()));
+        return Err(BookingError::Permanent(
+            "scheduled booking has no slot".into(),
+        ));
     };
     bookings::finish(db, ctx.booking.id, &Outcome::Scheduled { job_id, window }).await?;
     if !reminders::open_at(db, ctx.booking.location_id)

@@ -156,17 +156,15 @@ async fn settle(state: &AppState, booking_id: i64, r: &Result<Attempted, Booking
         Err(e) => {
             tracing::info!(booking_id, error = %e, "booking left pending for the queue");
             let noted = match e {
-                BookingError::Permanent(reason) => {
-                    bookings::finish(
-                        db,
-                        booking_id,
-                        &bookings::Outcome::Failed {
-                            reason: reason.clone(),
-                        },
-                    )
-                    .await
-                    .map(|_| ())
-                }
+                BookingError::Permanent(reason) => bookings::finish(
+                    db,
+                    booking_id,
+                    &bookings::Outcome::Failed {
+                        reason: reason.clone(),
+                    },
+                )
+                .await
+                .map(|_| ()),
                 other => bookings::note_error(db, booking_id, &other.to_string()).await,
             };
             match noted {

@@ -91,12 +91,9 @@ pub async fn insert_or_get<C: ConnectionTrait>(
     };
     let inserted = booking::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([
-                booking::Column::PartnerId,
-                booking::Column::IdempotencyKey,
-            ])
-            .do_nothing()
-            .to_owned(),
+            OnConflict::columns([booking::Column::PartnerId, booking::Column::IdempotencyKey])
+                .do_nothing()
+                .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
@@ -167,9 +164,15 @@ pub async fn finish<C: ConnectionTrait>(db: &C, id: i64, outcome: &Outcome) -> S
         Outcome::Scheduled { job_id, window } => q
             .col_expr(booking::Column::Status, Expr::value(status::SCHEDULED))
             .col_expr(booking::Column::StJobId, Expr::value(*job_id))
-            .col_expr(booking::Column::ArrivalWindowStart, Expr::value(window.start))
+            .col_expr(
+                booking::Column::ArrivalWindowStart,
+                Expr::value(window.start),
+            )
             .col_expr(booking::Column::ArrivalWindowEnd, Expr::value(window.end))
-            .col_expr(booking::Column::LastError, Expr::value(Option::<String>::None)),
+            .col_expr(
+                booking::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
         Outcome::Requested { booking_id } => q
             .col_expr(booking::Column::Status, Expr::value(status::REQUESTED))
             .col_expr(booking::Column::StBookingId, Expr::value(*booking_id)),
@@ -254,7 +257,10 @@ pub async fn apply_job_status<C: ConnectionTrait>(
     job_status: Option<&str>,
     window: Option<ArrivalWindow>,
 ) -> StoreResult<Option<String>> {
-    let Some(integ) = integration::Entity::find_by_id(integration_id).one(db).await? else {
+    let Some(integ) = integration::Entity::find_by_id(integration_id)
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     let Some(b) = booking::Entity::find()

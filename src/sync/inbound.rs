@@ -100,7 +100,8 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
         }
         Record::Appointment(a) => {
             let window = a.arrival_window_start.zip(a.arrival_window_end);
-            let window = window.map(|(start, end)| crate::domain::booking::ArrivalWindow { start, end });
+            let window =
+                window.map(|(start, end)| crate::domain::booking::ArrivalWindow { start, end });
             crate::store::bookings::apply_job_status(db, iid, a.job_id, None, window).await?;
             if let Some(member) =
                 links::local_id(db, iid, links::kind::CUSTOMER, a.customer_id).await?

@@ -65,10 +65,17 @@ fn booking_json(b: &Booking, location_external_id: &str) -> Value {
     })
 }
 
-async fn location(state: &AppState, partner_id: i64, raw: &str) -> Result<ServiceLocation, ApiError> {
+async fn location(
+    state: &AppState,
+    partner_id: i64,
+    raw: &str,
+) -> Result<ServiceLocation, ApiError> {
     let id = raw.trim();
     if id.is_empty() || id.len() > 100 {
-        return Err(ApiError::field("location_id", "must be 1 to 100 characters"));
+        return Err(ApiError::field(
+            "location_id",
+            "must be 1 to 100 characters",
+        ));
     }
     members::location_by_external(state.store.db(), partner_id, id)
         .await?
@@ -366,7 +373,12 @@ async fn replay(
     let mut b = b;
     if b.status == bookings::status::PENDING {
         let key = booking::task_key(b.id);
-        drop(engine().locks.lock_within(&key, booking::BOUNDED_WAIT).await);
+        drop(
+            engine()
+                .locks
+                .lock_within(&key, booking::BOUNDED_WAIT)
+                .await,
+        );
         b = bookings::get(state.store.db(), b.id)
             .await?
             .ok_or_else(|| ApiError::NotFound("booking".into()))?;
@@ -452,7 +464,11 @@ async fn book(
         }
         return replay(&state, row, &loc).await;
     }
-    tracing::info!(booking_id = row.id, partner_id = partner.id, "booking accepted");
+    tracing::info!(
+        booking_id = row.id,
+        partner_id = partner.id,
+        "booking accepted"
+    );
     match booking::submit(&state, row.id).await.map_err(upstream)? {
         Submitted::SlotTaken(b, alternatives) => Ok(slot_taken(&b, &loc, alternatives)),
         Submitted::Finished(b) | Submitted::Pending(b) => {
