@@ -338,6 +338,30 @@ async fn outage_answers_pending_then_the_queue_books_it() {
 }
 
 #[tokio::test]
+async fn slow_servicetitan_answers_pending_and_the_attempt_finishes_in_the_background() {
+    let t = setup(true, 1001, 2002).await;
+    let slots = t.slots().await;
+    // Two calls at 3 s each outlast the API's 5 s bounded wait.
+    t.w.sandbox.state.set_faults(Faults {
+        latency: Duration::from_secs(3),
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let (s, b, _) = t.book(Some("slow"), &book_body(Some(&slots[0]))).await;
+    assert_eq!(s, 202, "{b}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let id = b["booking_id"].as_i64().expect("id");
+    let done = wait_for("booking scheduled", Duration::from_secs(30), || async {
+        let b = t.get(id).await;
+        (b["status"] != "pending").then_some(b)
+    })
+    .await;
+    t.w.sandbox.state.set_faults(Faults::default());
+    assert_eq!(done["status"], "scheduled", "{done}");
+    assert_eq!(t.jobs_for(id), 1);
+}
+
+#[tokio::test]
 async fn status_flows_back_from_the_jobs_poller() {
     let t = setup(true, 1001, 2002).await;
     let slots = t.slots().await;

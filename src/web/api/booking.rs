@@ -7,12 +7,13 @@
 //! - `POST /locations/{location id}/bookings` with an `Idempotency-Key` header and
 //!   `{"trade","condition","summary","slot":{"start","end"}}` (`slot` optional when capacity is
 //!   off: a preferred time). 201 scheduled/requested, 202 pending (ServiceTitan slow or down;
-//!   finished by the queue), 409 `slot_taken` with `alternatives`, 422 naming the field. The
+//!   finished by the queue), 409 `slot_taken` with `alternatives`, 422 naming the field, 502
+//!   `booking_failed` when ServiceTitan refused both the job and the booking request. The
 //!   same key again answers with the same booking (200, `Idempotent-Replay: true`).
 //! - `GET  /bookings/{booking id}`: the booking's current state.
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -259,7 +260,13 @@ async fn availability(
     };
     let eng = engine();
     let client = eng.client(&state, &integ).map_err(upstream)?;
-    let (slots, cached) = open_in_range(&eng.cache, &client, q, from.max(now), to, now)
+    // The capacity range starts on the hour, so repeated requests share a cache entry.
+    let start = from.max(now);
+    let start = start
+        .date_naive()
+        .and_hms_opt(start.hour(), 0, 0)
+        .map_or(start, |t| t.and_utc());
+    let (slots, cached) = open_in_range(&eng.cache, &client, q, start, to, now)
         .await
         .map_err(|e| ApiError::Upstream(e.to_string()))?;
     let mut body = base;
@@ -471,6 +478,15 @@ async fn book(
     );
     match booking::submit(&state, row.id).await.map_err(upstream)? {
         Submitted::SlotTaken(b, alternatives) => Ok(slot_taken(&b, &loc, alternatives)),
+        Submitted::Finished(b) if b.status == bookings::status::FAILED => {
+            Ok(HttpResponse::BadGateway().json(json!({
+                "error": {
+                    "code": "booking_failed",
+                    "message": b.last_error.clone().unwrap_or_else(|| "ServiceTitan refused the booking".into()),
+                },
+                "booking": booking_json(&b, &loc.external_id),
+            })))
+        }
         Submitted::Finished(b) | Submitted::Pending(b) => {
             Ok(respond(&b, &loc, status_for(&b, false), false))
         }
