@@ -87,10 +87,16 @@ async fn paging_streams_10000_records_without_loss_or_duplicates() {
     let h = sandbox(SandboxConfig::default()).await;
     let (_st, tc) = client(&h, 60);
     assert_eq!(h.state.seed_bulk_jobs(TENANT, 10_000), Some(10_000));
+    // Latency makes concurrently prefetched pages complete out of order.
+    h.state.set_faults(Faults {
+        latency: Duration::from_millis(15),
+        ..Faults::default()
+    });
     let jobs: Vec<Job> = ok(tc.jobs(ListQuery::new().page_size(500)).try_collect().await);
     let ids: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
     assert_eq!(jobs.len(), 10_000);
     assert_eq!(ids.len(), 10_000, "no duplicates");
+    assert!(jobs.windows(2).all(|w| w[0].id < w[1].id), "prefetched pages keep their order");
     let expected: HashSet<i64> = h
         .state
         .snapshot(TENANT)
