@@ -96,7 +96,10 @@ async fn paging_streams_10000_records_without_loss_or_duplicates() {
     let ids: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
     assert_eq!(jobs.len(), 10_000);
     assert_eq!(ids.len(), 10_000, "no duplicates");
-    assert!(jobs.windows(2).all(|w| w[0].id < w[1].id), "prefetched pages keep their order");
+    assert!(
+        jobs.windows(2).all(|w| w[0].id < w[1].id),
+        "prefetched pages keep their order"
+    );
     let expected: HashSet<i64> = h
         .state
         .snapshot(TENANT)

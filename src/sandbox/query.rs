@@ -107,15 +107,15 @@ impl<'a> Filter<'a> {
 
     /// Whether a record passes every filter.
     pub(crate) fn matches(&self, v: &Value) -> bool {
-        if let Some(ids) = &self.ids {
-            if !ids.contains(&super::tenant::id_of(v)) {
-                return false;
-            }
+        if let Some(ids) = &self.ids
+            && !ids.contains(&super::tenant::id_of(v))
+        {
+            return false;
         }
-        if let (Some(want), Some(is)) = (self.active, v.get("active").and_then(Value::as_bool)) {
-            if want != is {
-                return false;
-            }
+        if let (Some(want), Some(is)) = (self.active, v.get("active").and_then(Value::as_bool))
+            && want != is
+        {
+            return false;
         }
         for (field, bound, after) in &self.times {
             let Some(at) = v.get(*field).and_then(Value::as_str) else {
@@ -160,14 +160,13 @@ impl<'a> Filter<'a> {
         let Some(ed) = v.get("externalData").filter(|e| !e.is_null()) else {
             return false;
         };
-        if let Some(g) = guid {
-            if !ed
+        if let Some(g) = guid
+            && !ed
                 .get("applicationGuid")
                 .and_then(Value::as_str)
                 .is_some_and(|s| s.eq_ignore_ascii_case(g))
-            {
-                return false;
-            }
+        {
+            return false;
         }
         let wanted: Option<Vec<&str>> = values.map(|s| s.split(',').map(str::trim).collect());
         ed.get("externalData")
