@@ -262,6 +262,8 @@ impl Ctx<'_> {
         };
         let t = self.open()?;
         if !enabled {
+            // Turning off keeps the stored mode, so turning on again remembers it.
+            let mode = mode.or_else(|| mappings::capacity_mode(self.row));
             return self.save(Change::Capacity { enabled, mode }).await;
         }
         let Some(m) = mode else {

@@ -89,7 +89,7 @@ pub enum Change {
     Capacity {
         /// On or off.
         enabled: bool,
-        /// How capacity is read (kept when turning off, so turning on again remembers it).
+        /// How capacity is read (may be kept when off).
         mode: Option<CapacityMode>,
     },
 }
