@@ -443,3 +443,126 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["eligible_services"].as_array().unwrap().len(), 9);
 }
+
+/// Follows a POST's redirect and returns the flash text shown on the next page.
+async fn flash_after(c: &mut Client, r: common_onb::Resp) -> String {
+    assert_eq!(r.status, 303, "{}", r.text);
+    let page = c.get(&r.location()).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let i = page.text.find("id=\"flash\">").map(|i| i + "id=\"flash\">".len()).unwrap_or(0);
+    page.text[i..]
+        .split("</div>")
+        .next()
+        .unwrap_or_default()
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn wizard_pages_walk_every_step() {
+    let w = world(|_| {}).await;
+    let tenant = TenantSeed::demo().tenant_id;
+    assert!(w.sandbox.state.seed_large_catalog(tenant, 500, 2000));
+    let (mut c, id) = connected(&w).await;
+    let base = "/settings/integrations/servicetitan/mappings";
+    let page = c.get(base).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Membership type for plan &quot;Basic&quot;") || page.text.contains("Membership type for plan &#34;Basic&#34;"), "{}", page.text);
+    let csrf = Client::page_csrf(&page.text).unwrap();
+
+    // Plans: the dropdown lists active membership types only.
+    let page = c.get(&format!("{base}/plans")).await;
+    assert!(page.text.contains("Comfort Club Gold"));
+    assert!(!page.text.contains("Legacy Maintenance Plan"));
+    for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
+        let r = c.form(&format!("{base}/plans"), &[("csrf_token", &csrf), ("plan", plan), ("membership_type_id", mt)]).await;
+        assert_eq!(flash_after(&mut c, r).await, "Plan mapping saved.");
+    }
+    let r = c.form(&format!("{base}/plans"), &[("csrf_token", &csrf), ("plan", "basic"), ("membership_type_id", "6005")]).await;
+    assert!(flash_after(&mut c, r).await.contains("is inactive"));
+
+    // Job types: choose a unit, page through its job types, apply to all conditions.
+    let page = c.get(&format!("{base}/job-types?trade=cooling&business_unit_id=1001")).await;
+    assert!(page.text.contains("AC Tune-Up"), "{}", page.text);
+    assert!(page.text.contains("id=\"next-page\""), "25 per page, more follow");
+    assert!(!page.text.contains("AC Replacement Estimate"), "not allowed for HVAC Service");
+    let page = c.get(&format!("{base}/job-types?trade=cooling&business_unit_id=1001&q=furnace")).await;
+    assert!(page.text.contains("Furnace Tune-Up"));
+    assert!(!page.text.contains("AC Tune-Up"));
+    for trade in ["cooling", "heating", "air_quality"] {
+        let r = c
+            .form(&format!("{base}/job-types"), &[("csrf_token", &csrf), ("trade", trade), ("condition", "*"), ("business_unit_id", "1001"), ("job_type_id", "2001")])
+            .await;
+        assert_eq!(flash_after(&mut c, r).await, "Job type mapping saved.");
+    }
+    let r = c
+        .form(&format!("{base}/job-types"), &[("csrf_token", &csrf), ("trade", "cooling"), ("condition", "noisy"), ("business_unit_id", "1001"), ("job_type_id", "2004")])
+        .await;
+    assert!(flash_after(&mut c, r).await.contains("is not allowed for business unit 'HVAC Service'"));
+
+    // Credit field: a near miss suggests the real name; the real name is found.
+    let page = c.get(&format!("{base}/credit-field")).await;
+    assert!(page.text.contains("value=\"Comfort Credits\""));
+    let r = c.form(&format!("{base}/credit-field"), &[("csrf_token", &csrf), ("name", "Comfort Credts")]).await;
+    assert!(flash_after(&mut c, r).await.contains("did you mean 'Comfort Credits'?"));
+    let r = c.form(&format!("{base}/credit-field"), &[("csrf_token", &csrf), ("name", " comfort credits")]).await;
+    assert_eq!(flash_after(&mut c, r).await, "Comfort Credit field found and saved.");
+
+    // Services: search the 2,000, tick two, remove one; an inactive one is refused.
+    let page = c.get(&format!("{base}/services?q=tune-up")).await;
+    assert!(page.text.contains("svc_7001") && page.text.contains("svc_7002"));
+    assert!(!page.text.contains("svc_7012"), "inactive services are not offered");
+    let page = c.get(&format!("{base}/services")).await;
+    assert!(page.text.contains("1811 active service(s)"), "{}", page.text);
+    let r = c.form(&format!("{base}/services/add"), &[("csrf_token", &csrf), ("svc_7001", "on"), ("svc_7002", "on"), ("svc_7003", "on")]).await;
+    assert_eq!(flash_after(&mut c, r).await, "Eligible services saved.");
+    let r = c.form(&format!("{base}/services/remove"), &[("csrf_token", &csrf), ("service_id", "7003")]).await;
+    assert_eq!(flash_after(&mut c, r).await, "Service removed.");
+    let r = c.form(&format!("{base}/services/add"), &[("csrf_token", &csrf), ("svc_7012", "on")]).await;
+    assert!(flash_after(&mut c, r).await.contains("is inactive"));
+
+    // Tag (suggested SmartAC.com), campaign, capacity.
+    let page = c.get(&format!("{base}/tag-type")).await;
+    assert!(page.text.contains("value=\"SmartAC.com\""));
+    let r = c.form(&format!("{base}/tag-type"), &[("csrf_token", &csrf), ("name", "SmartAC.com")]).await;
+    assert_eq!(flash_after(&mut c, r).await, "Tag type found and saved.");
+    let page = c.get(&format!("{base}/campaign")).await;
+    assert!(page.text.contains("SmartAC.com") && !page.text.contains("Direct Mail 2021"));
+    let r = c.form(&format!("{base}/campaign"), &[("csrf_token", &csrf), ("campaign_id", "8005")]).await;
+    assert!(flash_after(&mut c, r).await.contains("is inactive"));
+    let r = c.form(&format!("{base}/campaign"), &[("csrf_token", &csrf), ("campaign_id", "8001")]).await;
+    assert_eq!(flash_after(&mut c, r).await, "Campaign saved.");
+    let r = c.form(&format!("{base}/capacity"), &[("csrf_token", &csrf), ("enabled", "on"), ("mode", "technician")]).await;
+    assert!(flash_after(&mut c, r).await.contains("real-time capacity scheduling is on"));
+    // A form without the token is refused.
+    let r = c.form(&format!("{base}/campaign"), &[("campaign_id", "8001")]).await;
+    assert_eq!(r.status, 403);
+
+    // Overview: nothing missing; submit goes live.
+    let page = c.get(base).await;
+    assert!(page.text.contains("id=\"nothing-missing\""), "{}", page.text);
+    let r = c.form("/settings/integrations/servicetitan/submit", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    let v = c.get(&format!("/api/v1/integrations/{id}")).await.json();
+    assert_eq!(v["state"], "active");
+    // Still editable after going live.
+    let page = c.get("/settings/integrations/servicetitan").await;
+    assert!(page.text.contains("id=\"edit-mappings\""));
+    let page = c.get(&format!("{base}/plans")).await;
+    assert_eq!(page.status, 200);
+}
+
+#[tokio::test]
+async fn mapping_pages_wait_for_credentials() {
+    let w = world(|_| {}).await;
+    let mut c = Client::signed_in(&w.app.address, ADMIN_B).await;
+    let r = c.get("/settings/integrations/servicetitan/mappings/plans").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), "/settings/integrations/servicetitan");
+    let signed_out = Client::new(&w.app.address).get("/settings/integrations/servicetitan/mappings").await;
+    assert_eq!(signed_out.status, 303);
+    assert!(signed_out.location().starts_with("/signin"));
+}
