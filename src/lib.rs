@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
 pub mod mail;
 pub mod mappings_service;

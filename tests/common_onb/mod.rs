@@ -52,8 +52,12 @@ pub async fn world(tweak: impl FnOnce(&mut Settings)) -> World {
     let app = spawn_with(db, settings, true).await;
     let store = &app.state.store;
     let pw = SecretString::from(PASSWORD.to_owned());
-    let a = partners::create(store, "Acme Heating & Air", "acme").await.unwrap();
-    let b = partners::create(store, "Bolt Mechanical", "bolt").await.unwrap();
+    let a = partners::create(store, "Acme Heating & Air", "acme")
+        .await
+        .unwrap();
+    let b = partners::create(store, "Bolt Mechanical", "bolt")
+        .await
+        .unwrap();
     for (partner, email, name) in [(a.id, ADMIN_A, "Alice Admin"), (b.id, ADMIN_B, "Bob Owner")] {
         users::create(
             store,
@@ -141,7 +145,12 @@ impl Client {
     pub async fn signed_in(base: &str, email: &str) -> Client {
         let mut c = Client::new(base);
         let r = c
-            .send(Method::POST, "/api/v1/session", Some(json!({"email": email, "password": PASSWORD})), false)
+            .send(
+                Method::POST,
+                "/api/v1/session",
+                Some(json!({"email": email, "password": PASSWORD})),
+                false,
+            )
             .await;
         assert_eq!(r.status, 200, "sign in {email}: {}", r.text);
         c.csrf = r.json()["csrf_token"].as_str().map(str::to_owned);
@@ -149,7 +158,13 @@ impl Client {
     }
 
     /// Sends a request; `csrf` adds the `X-CSRF-Token` header.
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>, csrf: bool) -> Resp {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> Resp {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header(COOKIE, c.clone());
@@ -166,10 +181,7 @@ impl Client {
 
     /// Posts a form (fields as given; add `csrf_token` yourself).
     pub async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .form(fields);
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
         if let Some(c) = &self.cookie {
             req = req.header(COOKIE, c.clone());
         }
@@ -181,16 +193,23 @@ impl Client {
         for v in resp.headers().get_all(SET_COOKIE) {
             let Ok(v) = v.to_str() else { continue };
             let pair = v.split(';').next().unwrap_or_default().to_owned();
-            if pair.starts_with("titanbridge_session=") {
-                let value = &pair["titanbridge_session=".len()..];
-                self.cookie = if value.is_empty() { None } else { Some(pair.clone()) };
+            if let Some(value) = pair.strip_prefix("titanbridge_session=") {
+                self.cookie = if value.is_empty() {
+                    None
+                } else {
+                    Some(pair.clone())
+                };
             }
         }
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         self.bodies.push(text.clone());
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     /// GET.
@@ -278,7 +297,10 @@ pub async fn fill_mappings(app: &TestApp, integration_id: i64) {
 }
 
 /// The plain-text body of the newest queued email to `to`.
-pub async fn newest_email_to(app: &TestApp, to: &str) -> titanbridge::store::entities::outbound_email::Model {
+pub async fn newest_email_to(
+    app: &TestApp,
+    to: &str,
+) -> titanbridge::store::entities::outbound_email::Model {
     titanbridge::store::outbox::recent(&app.state.store, 100)
         .await
         .unwrap()

@@ -23,8 +23,7 @@ impl Received {
     /// A header's value (first occurrence, unfolded).
     pub fn header(&self, name: &str) -> Option<String> {
         let prefix = format!("{}:", name.to_lowercase());
-        let mut lines = self.data.split("\r\n");
-        while let Some(line) = lines.next() {
+        for line in self.data.split("\r\n") {
             if line.is_empty() {
                 return None;
             }
@@ -37,7 +36,11 @@ impl Received {
 
     /// The body with quoted-printable soft breaks and escapes decoded.
     pub fn decoded_body(&self) -> String {
-        let body = self.data.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let body = self
+            .data
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
         decode_qp(body)
     }
 

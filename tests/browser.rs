@@ -1,0 +1,296 @@
+//! The whole onboarding happy path in headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed here if missing), driven with fantoccini: partner submits the
+//! tenant → ops approve → the link from the captured email → credentials → (mappings → active).
+//! Screenshots of each page go to `<target>/screenshots/NN-name.png`.
+mod common;
+mod common_onb;
+mod common_smtp;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common_onb::{ADMIN_A, OPS, PASSWORD, World, world};
+use common_smtp::SmtpSink;
+use fantoccini::{Client, ClientBuilder, Locator};
+use secrecy::SecretString;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn ensure_chromium() {
+    if std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists() {
+        return;
+    }
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "chromium and chromium-driver are missing and could not be installed (need root and network)"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver on a random port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let profile = driver._profile.path().display().to_string();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1100", format!("--user-data-dir={profile}"),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("webdriver session")
+}
+
+struct Shots {
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Shots {
+    fn new() -> Shots {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        let dir = PathBuf::from(target).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        Shots { dir, n: 0 }
+    }
+
+    async fn take(&mut self, c: &Client, name: &str) {
+        self.n += 1;
+        let png = c.screenshot().await.expect("screenshot");
+        let path = self.dir.join(format!("{:02}-{name}.png", self.n));
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c.wait().for_element(Locator::Css(css)).await.expect(css);
+    el.send_keys(text).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(c: &Client, base: &str, email: &str) {
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    sign_in_here(c, email).await;
+}
+
+async fn sign_in_here(c: &Client, email: &str) {
+    fill(c, "#email", email).await;
+    fill(c, "#password", PASSWORD).await;
+    click(c, "#signin").await;
+}
+
+async fn sign_out(c: &Client) {
+    click(c, "header form button").await;
+    c.wait()
+        .for_element(Locator::Css("#signin-form"))
+        .await
+        .unwrap();
+}
+
+async fn start() -> (World, SmtpSink, String) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let public = base.clone();
+    let w = world(move |s| {
+        s.bind = format!("127.0.0.1:{port}");
+        s.public_url = public;
+        s.mail.transport = "smtp".into();
+        s.mail.smtp_url = SecretString::from(url);
+    })
+    .await;
+    (w, sink, base)
+}
+
+#[tokio::test]
+async fn onboarding_happy_path_in_chromium() {
+    ensure_chromium();
+    let (w, sink, base) = start().await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let mut shots = Shots::new();
+
+    // Partner submits the tenant.
+    sign_in(&c, &base, ADMIN_A).await;
+    c.wait()
+        .for_element(Locator::Css("#tenant-form"))
+        .await
+        .unwrap();
+    shots.take(&c, "partner-step1-tenant").await;
+    fill(&c, "#tenant_id", "12x").await;
+    click(&c, "#submit-tenant").await;
+    let flash = text_of(&c, "#flash").await;
+    assert!(flash.contains("only digits"), "{flash}");
+    shots.take(&c, "partner-tenant-invalid").await;
+    fill(&c, "#tenant_id", "1234567").await;
+    click(&c, "#submit-tenant").await;
+    let next = text_of(&c, "#next-steps").await;
+    assert!(next.contains("sent to our team for review"), "{next}");
+    shots.take(&c, "partner-pending-approval").await;
+    sign_out(&c).await;
+
+    // Ops approve from the queue.
+    sign_in(&c, &base, OPS).await;
+    c.wait().for_element(Locator::Css("#queue")).await.unwrap();
+    shots.take(&c, "ops-queue").await;
+    click(&c, "#queue a.button").await;
+    c.wait()
+        .for_element(Locator::Css("#approve"))
+        .await
+        .unwrap();
+    shots.take(&c, "ops-review").await;
+    click(&c, "#approve").await;
+    let state = text_of(&c, "#state").await;
+    assert_eq!(state, "approved");
+    shots.take(&c, "ops-approved").await;
+    sign_out(&c).await;
+
+    // The link from the captured email leads through sign-in to the credentials step.
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].to, vec![ADMIN_A.to_owned()]);
+    let link = got[0].continue_link().expect("link in email");
+    assert!(link.starts_with(&base), "{link}");
+    c.goto(&link).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#signin-form"))
+        .await
+        .unwrap();
+    shots.take(&c, "continue-setup-signin").await;
+    sign_in_here(&c, ADMIN_A).await;
+    c.wait()
+        .for_element(Locator::Css("#credentials-form"))
+        .await
+        .unwrap();
+    shots.take(&c, "partner-credentials").await;
+    fill(&c, "#client_id", "sandbox-client").await;
+    fill(&c, "#client_secret", "wrong-secret").await;
+    click(&c, "#connect").await;
+    let flash = text_of(&c, "#flash").await;
+    assert!(flash.contains("not accepted by ServiceTitan"), "{flash}");
+    shots.take(&c, "partner-credentials-rejected").await;
+    fill(&c, "#client_id", "sandbox-client").await;
+    fill(&c, "#client_secret", "sandbox-secret").await;
+    click(&c, "#connect").await;
+    c.wait()
+        .for_element(Locator::Css("#to-mappings"))
+        .await
+        .unwrap();
+    let state = text_of(&c, "#state").await;
+    assert_eq!(state, "Credentials connected");
+    assert!(!c.source().await.unwrap().contains("sandbox-secret"));
+    shots.take(&c, "partner-credentials-connected").await;
+
+    // TODO(mappings, issue 6): when the mapping pages exist, walk them here from
+    // `#to-mappings` and drop the direct database fill below.
+    mappings_hook(&w, &c).await;
+
+    click(&c, "#submit-integration").await;
+    let live = text_of(&c, "#live").await;
+    assert!(live.contains("active"), "{live}");
+    let state = text_of(&c, "#state").await;
+    assert_eq!(state, "Active");
+    shots.take(&c, "partner-active").await;
+
+    let _ = c.close().await;
+}
+
+/// Stand-in for the mapping steps until their pages exist: fills every mapping directly and
+/// reloads the settings page.
+async fn mappings_hook(w: &World, c: &Client) {
+    let id = titanbridge::store::integrations::for_partner(&w.app.state.store, w.partner_a)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    common_onb::fill_mappings(&w.app, id).await;
+    c.refresh().await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#submit-integration"))
+        .await
+        .unwrap();
+}
