@@ -225,8 +225,8 @@ impl Ctx<'_> {
             .await
             .map_err(list_error)?;
         let targets: Vec<_> = tags.iter().map(|r| r.target()).collect();
-        let tag =
-            rules::match_name(TargetKind::TagType, &targets, name).map_err(|e| refused("name", e))?;
+        let tag = rules::match_name(TargetKind::TagType, &targets, name)
+            .map_err(|e| refused("name", e))?;
         self.save(Change::TagType {
             id: tag.id,
             name: tag.name.clone(),
@@ -237,9 +237,7 @@ impl Ctx<'_> {
     /// Chooses the (active) campaign our jobs carry.
     pub async fn set_campaign(&self, campaign_id: i64) -> Result<(), ApiError> {
         let t = self.open()?;
-        let found = self
-            .by_ids(&t, ListKind::Campaigns, &[campaign_id])
-            .await?;
+        let found = self.by_ids(&t, ListKind::Campaigns, &[campaign_id]).await?;
         let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
         let c = rules::find_active(TargetKind::Campaign, &targets, campaign_id)
             .map_err(|e| refused("campaign_id", e))?;

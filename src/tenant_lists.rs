@@ -217,7 +217,9 @@ pub fn search(items: &[TenantRecord], f: &Filter) -> RecordPage {
         .filter(|r| {
             q.is_empty()
                 || r.name.to_lowercase().contains(&q)
-                || r.code.as_ref().is_some_and(|c| c.to_lowercase().contains(&q))
+                || r.code
+                    .as_ref()
+                    .is_some_and(|c| c.to_lowercase().contains(&q))
         })
         .collect();
     let total = matching.len();
@@ -363,9 +365,9 @@ impl TenantLists {
 
     /// Forgets every cached list of `t`'s tenant.
     pub fn invalidate(&self, t: &Tenant) {
-        self.cache
-            .lock()
-            .retain(|(env, tenant, client, _), _| (env, tenant, client) != (&t.key.0, &t.key.1, &t.key.2));
+        self.cache.lock().retain(|(env, tenant, client, _), _| {
+            (env, tenant, client) != (&t.key.0, &t.key.1, &t.key.2)
+        });
     }
 
     /// Asks the capacity endpoint for the next three days in `mode`; the number of slots it
@@ -512,9 +514,21 @@ mod tests {
         };
         let p1 = search(&items, &f);
         assert_eq!((p1.total, p1.items.len(), p1.has_more), (20, 10, true));
-        let p2 = search(&items, &Filter { page: 2, ..f.clone() });
+        let p2 = search(
+            &items,
+            &Filter {
+                page: 2,
+                ..f.clone()
+            },
+        );
         assert_eq!((p2.items.len(), p2.has_more), (10, false));
-        let p3 = search(&items, &Filter { page: 3, ..f.clone() });
+        let p3 = search(
+            &items,
+            &Filter {
+                page: 3,
+                ..f.clone()
+            },
+        );
         assert!(p3.items.is_empty());
         let all = search(
             &items,

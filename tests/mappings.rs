@@ -65,7 +65,12 @@ fn missing_items(view: &Value) -> Vec<String> {
 async fn map_everything(c: &mut Client, id: i64) -> Value {
     let m = format!("/api/v1/integrations/{id}/mappings");
     for (plan, mt) in [("basic", 6001), ("plus", 6002), ("premium", 6003)] {
-        let r = put(c, &format!("{m}/plans/{plan}"), json!({"membership_type_id": mt})).await;
+        let r = put(
+            c,
+            &format!("{m}/plans/{plan}"),
+            json!({"membership_type_id": mt}),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     // Apply to all conditions of each trade, then one condition on its own.
@@ -85,15 +90,30 @@ async fn map_everything(c: &mut Client, id: i64) -> Value {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = put(c, &format!("{m}/credit-field"), json!({"name": "  comfort CREDITS "})).await;
+    let r = put(
+        c,
+        &format!("{m}/credit-field"),
+        json!({"name": "  comfort CREDITS "}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = put(c, &format!("{m}/eligible-services"), json!({"service_ids": [7001, 7002, 7004]})).await;
+    let r = put(
+        c,
+        &format!("{m}/eligible-services"),
+        json!({"service_ids": [7001, 7002, 7004]}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = put(c, &format!("{m}/tag-type"), json!({"name": "SmartAC.com"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = put(c, &format!("{m}/campaign"), json!({"campaign_id": 8001})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = put(c, &format!("{m}/capacity"), json!({"enabled": true, "mode": "business_unit"})).await;
+    let r = put(
+        c,
+        &format!("{m}/capacity"),
+        json!({"enabled": true, "mode": "business_unit"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.json()
 }
@@ -114,16 +134,28 @@ async fn every_step_then_submit_goes_live() {
 
     let v = map_everything(&mut c, id).await;
     assert_eq!(v["missing"], json!([]), "{v}");
-    assert_eq!(v["plans"][1]["membership_type"], json!({"id": 6002, "name": "Comfort Club Gold"}));
+    assert_eq!(
+        v["plans"][1]["membership_type"],
+        json!({"id": 6002, "name": "Comfort Club Gold"})
+    );
     // Apply-to-all filled every condition; the single edit changed only its own.
     let cooling = &v["trades"][0]["conditions"];
     assert_eq!(cooling[0]["job_type"]["name"], "No Cool Diagnostic");
     assert_eq!(cooling[1]["job_type"]["name"], "AC Tune-Up");
-    assert_eq!(v["trades"][2]["conditions"][2]["business_unit"]["name"], "HVAC Service");
-    assert_eq!(v["credit_field"], json!({"id": 4501, "name": "Comfort Credits"}));
+    assert_eq!(
+        v["trades"][2]["conditions"][2]["business_unit"]["name"],
+        "HVAC Service"
+    );
+    assert_eq!(
+        v["credit_field"],
+        json!({"id": 4501, "name": "Comfort Credits"})
+    );
     assert_eq!(v["tag_type"], json!({"id": 3001, "name": "SmartAC.com"}));
     assert_eq!(v["campaign"], json!({"id": 8001, "name": "SmartAC.com"}));
-    assert_eq!(v["capacity"], json!({"enabled": true, "mode": "business_unit"}));
+    assert_eq!(
+        v["capacity"],
+        json!({"enabled": true, "mode": "business_unit"})
+    );
     let codes: Vec<&str> = v["eligible_services"]
         .as_array()
         .unwrap()
@@ -133,7 +165,9 @@ async fn every_step_then_submit_goes_live() {
     assert_eq!(codes, ["HVAC-TUNE-AC", "HVAC-TUNE-FURN", "HVAC-FILTER"]);
 
     // Submit: mappings_complete → active, both recorded.
-    let r = c.post(&format!("/api/v1/integrations/{id}/submit"), json!({})).await;
+    let r = c
+        .post(&format!("/api/v1/integrations/{id}/submit"), json!({}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["state"], "active");
     let events: Vec<String> = r.json()["history"]
@@ -142,7 +176,10 @@ async fn every_step_then_submit_goes_live() {
         .iter()
         .map(|e| e["event"].as_str().unwrap().to_owned())
         .collect();
-    assert!(events.ends_with(&["complete_mappings".to_owned(), "activate".to_owned()]), "{events:?}");
+    assert!(
+        events.ends_with(&["complete_mappings".to_owned(), "activate".to_owned()]),
+        "{events:?}"
+    );
     assert!(events.iter().filter(|e| *e == "mapping_edited").count() >= 12);
 }
 
@@ -151,7 +188,9 @@ async fn edits_after_activation_are_audited_without_a_state_change() {
     let w = world(|_| {}).await;
     let (mut c, id) = connected(&w).await;
     map_everything(&mut c, id).await;
-    let r = c.post(&format!("/api/v1/integrations/{id}/submit"), json!({})).await;
+    let r = c
+        .post(&format!("/api/v1/integrations/{id}/submit"), json!({}))
+        .await;
     assert_eq!(r.json()["state"], "active", "{}", r.text);
 
     let r = put(
@@ -167,12 +206,30 @@ async fn edits_after_activation_are_audited_without_a_state_change() {
     assert_eq!(v["state"], "active");
     let last = v["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["event"], "mapping_edited");
-    assert_eq!((last["from"].as_str(), last["to"].as_str()), (Some("active"), Some("active")));
+    assert_eq!(
+        (last["from"].as_str(), last["to"].as_str()),
+        (Some("active"), Some("active"))
+    );
     assert_eq!(last["actor"], format!("partner:{ADMIN_A}"));
-    assert!(last["reason"].as_str().unwrap().contains("plan premium → membership type 'Comfort Club Gold' (6002)"));
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("plan premium → membership type 'Comfort Club Gold' (6002)")
+    );
     // Turning capacity off needs no check and keeps the mode for next time.
-    let r = put(&mut c, &format!("/api/v1/integrations/{id}/mappings/capacity"), json!({"enabled": false})).await;
-    assert_eq!(r.json()["capacity"], json!({"enabled": false, "mode": "business_unit"}), "{}", r.text);
+    let r = put(
+        &mut c,
+        &format!("/api/v1/integrations/{id}/mappings/capacity"),
+        json!({"enabled": false}),
+    )
+    .await;
+    assert_eq!(
+        r.json()["capacity"],
+        json!({"enabled": false, "mode": "business_unit"}),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]
@@ -182,11 +239,34 @@ async fn refusals_are_422s_naming_the_field() {
     let m = format!("/api/v1/integrations/{id}/mappings");
 
     // Plans: unknown membership type, inactive one, unknown plan, missing field.
-    let r = put(&mut c, &format!("{m}/plans/basic"), json!({"membership_type_id": 9999})).await;
-    refused(&r, "membership_type_id", "membership type 9999 does not exist");
-    let r = put(&mut c, &format!("{m}/plans/basic"), json!({"membership_type_id": 6005})).await;
-    refused(&r, "membership_type_id", "'Legacy Maintenance Plan' (6005) is inactive");
-    let r = put(&mut c, &format!("{m}/plans/gold"), json!({"membership_type_id": 6001})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 9999}),
+    )
+    .await;
+    refused(
+        &r,
+        "membership_type_id",
+        "membership type 9999 does not exist",
+    );
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 6005}),
+    )
+    .await;
+    refused(
+        &r,
+        "membership_type_id",
+        "'Legacy Maintenance Plan' (6005) is inactive",
+    );
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/gold"),
+        json!({"membership_type_id": 6001}),
+    )
+    .await;
     refused(&r, "plan", "unknown plan 'gold'");
     let r = put(&mut c, &format!("{m}/plans/basic"), json!({})).await;
     refused(&r, "membership_type_id", "required");
@@ -198,7 +278,11 @@ async fn refusals_are_422s_naming_the_field() {
         json!({"business_unit_id": 1001, "job_type_id": 2004}),
     )
     .await;
-    refused(&r, "job_type_id", "'AC Replacement Estimate' is not allowed for business unit 'HVAC Service'");
+    refused(
+        &r,
+        "job_type_id",
+        "'AC Replacement Estimate' is not allowed for business unit 'HVAC Service'",
+    );
     let r = put(
         &mut c,
         &format!("{m}/job-types/cooling"),
@@ -212,32 +296,79 @@ async fn refusals_are_422s_naming_the_field() {
         json!({"business_unit_id": 1001, "job_type_id": 2001}),
     )
     .await;
-    refused(&r, "condition", "unknown condition 'no_heat' for trade 'cooling'");
-    let r = put(&mut c, &format!("{m}/job-types/plumbing"), json!({"business_unit_id": 1001, "job_type_id": 2001})).await;
+    refused(
+        &r,
+        "condition",
+        "unknown condition 'no_heat' for trade 'cooling'",
+    );
+    let r = put(
+        &mut c,
+        &format!("{m}/job-types/plumbing"),
+        json!({"business_unit_id": 1001, "job_type_id": 2001}),
+    )
+    .await;
     refused(&r, "trade", "unknown trade 'plumbing'");
-    let r = put(&mut c, &format!("{m}/job-types/cooling"), json!({"job_type_id": 2001})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/job-types/cooling"),
+        json!({"job_type_id": 2001}),
+    )
+    .await;
     refused(&r, "business_unit_id", "required");
 
     // Custom field not found: close names are suggested.
-    let r = put(&mut c, &format!("{m}/credit-field"), json!({"name": "Comfort Credit"})).await;
-    refused(&r, "name", "no custom field named 'Comfort Credit' in your ServiceTitan tenant; did you mean 'Comfort Credits'?");
+    let r = put(
+        &mut c,
+        &format!("{m}/credit-field"),
+        json!({"name": "Comfort Credit"}),
+    )
+    .await;
+    refused(
+        &r,
+        "name",
+        "no custom field named 'Comfort Credit' in your ServiceTitan tenant; did you mean 'Comfort Credits'?",
+    );
     let r = put(&mut c, &format!("{m}/credit-field"), json!({"name": "  "})).await;
     refused(&r, "name", "enter the custom field name");
 
     // Inactive and unknown services.
-    let r = put(&mut c, &format!("{m}/eligible-services"), json!({"service_ids": [7001, 7012]})).await;
-    refused(&r, "service_ids", "'Tune-Up Special (2019)' (7012) is inactive");
-    let r = put(&mut c, &format!("{m}/eligible-services"), json!({"service_ids": [123]})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/eligible-services"),
+        json!({"service_ids": [7001, 7012]}),
+    )
+    .await;
+    refused(
+        &r,
+        "service_ids",
+        "'Tune-Up Special (2019)' (7012) is inactive",
+    );
+    let r = put(
+        &mut c,
+        &format!("{m}/eligible-services"),
+        json!({"service_ids": [123]}),
+    )
+    .await;
     refused(&r, "service_ids", "pricebook service 123 does not exist");
 
     // Tag type not found (suggesting SmartAC.com), and an inactive one.
     let r = put(&mut c, &format!("{m}/tag-type"), json!({"name": "SmartAC"})).await;
     refused(&r, "name", "did you mean 'SmartAC.com'?");
-    let r = put(&mut c, &format!("{m}/tag-type"), json!({"name": "2019 promo"})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/tag-type"),
+        json!({"name": "2019 promo"}),
+    )
+    .await;
     refused(&r, "name", "inactive");
 
     // Inactive and unknown campaigns.
-    let r = put(&mut c, &format!("{m}/campaign"), json!({"campaign_id": 8005})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/campaign"),
+        json!({"campaign_id": 8005}),
+    )
+    .await;
     refused(&r, "campaign_id", "'Direct Mail 2021' (8005) is inactive");
     let r = put(&mut c, &format!("{m}/campaign"), json!({"campaign_id": 1})).await;
     refused(&r, "campaign_id", "campaign 1 does not exist");
@@ -245,7 +376,12 @@ async fn refusals_are_422s_naming_the_field() {
     // Capacity: mode required and known.
     let r = put(&mut c, &format!("{m}/capacity"), json!({"enabled": true})).await;
     refused(&r, "mode", "choose how capacity is read");
-    let r = put(&mut c, &format!("{m}/capacity"), json!({"enabled": true, "mode": "skills"})).await;
+    let r = put(
+        &mut c,
+        &format!("{m}/capacity"),
+        json!({"enabled": true, "mode": "skills"}),
+    )
+    .await;
     refused(&r, "mode", "unknown capacity mode 'skills'");
 
     // Nothing refused was saved.
@@ -254,7 +390,13 @@ async fn refusals_are_422s_naming_the_field() {
     assert_eq!(v["eligible_services"], json!([]));
     assert_eq!(v["campaign"], Value::Null);
     assert_eq!(v["capacity"]["enabled"], false);
-    assert!(v["plans"].as_array().unwrap().iter().all(|p| p["membership_type"].is_null()));
+    assert!(
+        v["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["membership_type"].is_null())
+    );
 }
 
 #[tokio::test]
@@ -264,20 +406,47 @@ async fn capacity_endpoint_failing_keeps_capacity_off() {
     let path = format!("/api/v1/integrations/{id}/mappings/capacity");
     // Not enabled for this app (403), then an outage (503s until retries run out).
     w.sandbox.state.fail_next(403, 1);
-    let r = put(&mut c, &path, json!({"enabled": true, "mode": "technician"})).await;
-    refused(&r, "mode", "capacity endpoint did not answer for your tenant");
+    let r = put(
+        &mut c,
+        &path,
+        json!({"enabled": true, "mode": "technician"}),
+    )
+    .await;
+    refused(
+        &r,
+        "mode",
+        "capacity endpoint did not answer for your tenant",
+    );
     let mut faults = w.sandbox.state.faults();
     faults.outage_until = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
     w.sandbox.state.set_faults(faults);
-    let r = put(&mut c, &path, json!({"enabled": true, "mode": "technician"})).await;
+    let r = put(
+        &mut c,
+        &path,
+        json!({"enabled": true, "mode": "technician"}),
+    )
+    .await;
     refused(&r, "mode", "real-time capacity scheduling stays off");
-    w.sandbox.state.set_faults(titanbridge::sandbox::Faults::default());
-    let v = c.get(&format!("/api/v1/integrations/{id}/mappings")).await.json();
+    w.sandbox
+        .state
+        .set_faults(titanbridge::sandbox::Faults::default());
+    let v = c
+        .get(&format!("/api/v1/integrations/{id}/mappings"))
+        .await
+        .json();
     assert_eq!(v["capacity"], json!({"enabled": false, "mode": null}));
     // Once the endpoint answers, technician mode is saved.
-    let r = put(&mut c, &path, json!({"enabled": true, "mode": "technician"})).await;
+    let r = put(
+        &mut c,
+        &path,
+        json!({"enabled": true, "mode": "technician"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json()["capacity"], json!({"enabled": true, "mode": "technician"}));
+    assert_eq!(
+        r.json()["capacity"],
+        json!({"enabled": true, "mode": "technician"})
+    );
 }
 
 #[tokio::test]
@@ -285,11 +454,33 @@ async fn submitting_with_gaps_names_each_missing_item() {
     let w = world(|_| {}).await;
     let (mut c, id) = connected(&w).await;
     let m = format!("/api/v1/integrations/{id}/mappings");
-    put(&mut c, &format!("{m}/plans/basic"), json!({"membership_type_id": 6001})).await;
-    put(&mut c, &format!("{m}/job-types/cooling"), json!({"business_unit_id": 1001, "job_type_id": 2001})).await;
-    put(&mut c, &format!("{m}/job-types/heating"), json!({"business_unit_id": 1003, "job_type_id": 2003})).await;
-    put(&mut c, &format!("{m}/tag-type"), json!({"name": "smartac.com"})).await;
-    let r = c.post(&format!("/api/v1/integrations/{id}/submit"), json!({})).await;
+    put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 6001}),
+    )
+    .await;
+    put(
+        &mut c,
+        &format!("{m}/job-types/cooling"),
+        json!({"business_unit_id": 1001, "job_type_id": 2001}),
+    )
+    .await;
+    put(
+        &mut c,
+        &format!("{m}/job-types/heating"),
+        json!({"business_unit_id": 1003, "job_type_id": 2003}),
+    )
+    .await;
+    put(
+        &mut c,
+        &format!("{m}/tag-type"),
+        json!({"name": "smartac.com"}),
+    )
+    .await;
+    let r = c
+        .post(&format!("/api/v1/integrations/{id}/submit"), json!({}))
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     let messages: Vec<String> = r.json()["error"]["fields"]
         .as_array()
@@ -324,22 +515,45 @@ async fn mappings_belong_to_their_partner_and_wait_for_credentials() {
     let mut b = Client::signed_in(&w.app.address, ADMIN_B).await;
     let r = b.get(&format!("/api/v1/integrations/{id}/mappings")).await;
     assert_eq!(r.status, 404);
-    let r = put(&mut b, &format!("/api/v1/integrations/{id}/mappings/campaign"), json!({"campaign_id": 8001})).await;
+    let r = put(
+        &mut b,
+        &format!("/api/v1/integrations/{id}/mappings/campaign"),
+        json!({"campaign_id": 8001}),
+    )
+    .await;
     assert_eq!(r.status, 404);
-    let r = b.get(&format!("/api/v1/integrations/{id}/tenant-lists/campaigns")).await;
+    let r = b
+        .get(&format!("/api/v1/integrations/{id}/tenant-lists/campaigns"))
+        .await;
     assert_eq!(r.status, 404);
     // B's own integration has no credentials: lists and edits are 409.
     let b_id = my_integration(&mut b).await;
-    let r = b.get(&format!("/api/v1/integrations/{b_id}/tenant-lists/campaigns")).await;
+    let r = b
+        .get(&format!(
+            "/api/v1/integrations/{b_id}/tenant-lists/campaigns"
+        ))
+        .await;
     assert_eq!(r.status, 409, "{}", r.text);
-    let r = put(&mut b, &format!("/api/v1/integrations/{b_id}/mappings/campaign"), json!({"campaign_id": 8001})).await;
+    let r = put(
+        &mut b,
+        &format!("/api/v1/integrations/{b_id}/mappings/campaign"),
+        json!({"campaign_id": 8001}),
+    )
+    .await;
     assert_eq!(r.status, 409, "{}", r.text);
     // Without the CSRF header a PUT is refused.
     let r = a
-        .send(Method::PUT, &format!("/api/v1/integrations/{id}/mappings/campaign"), Some(json!({"campaign_id": 8001})), false)
+        .send(
+            Method::PUT,
+            &format!("/api/v1/integrations/{id}/mappings/campaign"),
+            Some(json!({"campaign_id": 8001})),
+            false,
+        )
         .await;
     assert_eq!(r.status, 403);
-    let r = a.get(&format!("/api/v1/integrations/{id}/tenant-lists/widgets")).await;
+    let r = a
+        .get(&format!("/api/v1/integrations/{id}/tenant-lists/widgets"))
+        .await;
     refused(&r, "kind", "unknown list 'widgets'");
 }
 
@@ -351,13 +565,25 @@ async fn live_lists_are_filtered_and_cached() {
     let r = c.get(&format!("{l}/membership-types")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v = r.json();
-    let names: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 4, "active only by default: {names:?}");
     assert!(!names.contains(&"Legacy Maintenance Plan"));
-    let r = c.get(&format!("{l}/membership-types?include_inactive=true")).await;
+    let r = c
+        .get(&format!("{l}/membership-types?include_inactive=true"))
+        .await;
     assert_eq!(r.json()["total"], 5);
     let r = c.get(&format!("{l}/job-types?business_unit_id=1002")).await;
-    let ids: Vec<i64> = r.json()["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = r.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, [2004, 2005, 2006]);
     let r = c.get(&format!("{l}/campaigns?q=smart")).await;
     assert_eq!(r.json()["items"][0]["name"], "SmartAC.com");
@@ -386,7 +612,9 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
     let mut seen = std::collections::BTreeSet::new();
     let mut page = 1;
     loop {
-        let r = c.get(&format!("{l}/services?page={page}&page_size=200")).await;
+        let r = c
+            .get(&format!("{l}/services?page={page}&page_size=200"))
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let v = r.json();
         assert_eq!(v["total"], 11 + 1800);
@@ -407,25 +635,50 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
     assert_eq!(calls_after - calls_before, 5);
 
     // Search narrows 2,000 services to what the partner typed.
-    let r = c.get(&format!("{l}/services?q=generated%20service%2001%23")).await;
+    let r = c
+        .get(&format!("{l}/services?q=generated%20service%2001%23"))
+        .await;
     assert_eq!(r.json()["total"], 0);
-    let r = c.get(&format!("{l}/services?q=Generated%20Service%200012")).await;
-    assert_eq!(r.json()["total"], 9, "00120..00129 less the inactive 00129: {}", r.text);
-    let r = c.get(&format!("{l}/services?q=gen-01999&include_inactive=true")).await;
+    let r = c
+        .get(&format!("{l}/services?q=Generated%20Service%200012"))
+        .await;
+    assert_eq!(
+        r.json()["total"],
+        9,
+        "00120..00129 less the inactive 00129: {}",
+        r.text
+    );
+    let r = c
+        .get(&format!("{l}/services?q=gen-01999&include_inactive=true"))
+        .await;
     assert_eq!(r.json()["items"][0]["active"], false);
     assert_eq!(r.json()["items"][0]["code"], "GEN-01999");
 
     // Job types filtered by business unit page through the same way.
-    let r = c.get(&format!("{l}/job-types?business_unit_id=1001&page_size=500")).await;
+    let r = c
+        .get(&format!(
+            "{l}/job-types?business_unit_id=1001&page_size=500"
+        ))
+        .await;
     let v = r.json();
     let all = v["total"].as_u64().unwrap();
     assert!(all > 50, "{all}");
     let mut got = 0;
     let mut page = 1;
     loop {
-        let v = c.get(&format!("{l}/job-types?business_unit_id=1001&page={page}&page_size=25")).await.json();
+        let v = c
+            .get(&format!(
+                "{l}/job-types?business_unit_id=1001&page={page}&page_size=25"
+            ))
+            .await
+            .json();
         for i in v["items"].as_array().unwrap() {
-            assert!(i["business_unit_ids"].as_array().unwrap().contains(&json!(1001)));
+            assert!(
+                i["business_unit_ids"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(1001))
+            );
             got += 1;
         }
         if v["has_more"] == false {
@@ -437,9 +690,19 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
 
     // Picking generated services works, an inactive generated one is refused.
     let items = c.get(&format!("{l}/services?q=gen-0150")).await.json()["items"].clone();
-    let ids: Vec<i64> = items.as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids.len(), 9);
-    let r = put(&mut c, &format!("/api/v1/integrations/{id}/mappings/eligible-services"), json!({"service_ids": ids})).await;
+    let r = put(
+        &mut c,
+        &format!("/api/v1/integrations/{id}/mappings/eligible-services"),
+        json!({"service_ids": ids}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["eligible_services"].as_array().unwrap().len(), 9);
 }
@@ -449,7 +712,11 @@ async fn flash_after(c: &mut Client, r: common_onb::Resp) -> String {
     assert_eq!(r.status, 303, "{}", r.text);
     let page = c.get(&r.location()).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    let i = page.text.find("id=\"flash\">").map(|i| i + "id=\"flash\">".len()).unwrap_or(0);
+    let i = page
+        .text
+        .find("id=\"flash\">")
+        .map(|i| i + "id=\"flash\">".len())
+        .unwrap_or(0);
     page.text[i..]
         .split("</div>")
         .next()
@@ -470,7 +737,15 @@ async fn wizard_pages_walk_every_step() {
     let base = "/settings/integrations/servicetitan/mappings";
     let page = c.get(base).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains("Membership type for plan &quot;Basic&quot;") || page.text.contains("Membership type for plan &#34;Basic&#34;"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("Membership type for plan &quot;Basic&quot;")
+            || page
+                .text
+                .contains("Membership type for plan &#34;Basic&#34;"),
+        "{}",
+        page.text
+    );
     let csrf = Client::page_csrf(&page.text).unwrap();
 
     // Plans: the dropdown lists active membership types only.
@@ -478,73 +753,210 @@ async fn wizard_pages_walk_every_step() {
     assert!(page.text.contains("Comfort Club Gold"));
     assert!(!page.text.contains("Legacy Maintenance Plan"));
     for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
-        let r = c.form(&format!("{base}/plans"), &[("csrf_token", &csrf), ("plan", plan), ("membership_type_id", mt)]).await;
+        let r = c
+            .form(
+                &format!("{base}/plans"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("plan", plan),
+                    ("membership_type_id", mt),
+                ],
+            )
+            .await;
         assert_eq!(flash_after(&mut c, r).await, "Plan mapping saved.");
     }
-    let r = c.form(&format!("{base}/plans"), &[("csrf_token", &csrf), ("plan", "basic"), ("membership_type_id", "6005")]).await;
+    let r = c
+        .form(
+            &format!("{base}/plans"),
+            &[
+                ("csrf_token", &csrf),
+                ("plan", "basic"),
+                ("membership_type_id", "6005"),
+            ],
+        )
+        .await;
     assert!(flash_after(&mut c, r).await.contains("is inactive"));
 
     // Job types: choose a unit, page through its job types, apply to all conditions.
-    let page = c.get(&format!("{base}/job-types?trade=cooling&business_unit_id=1001")).await;
+    let page = c
+        .get(&format!(
+            "{base}/job-types?trade=cooling&business_unit_id=1001"
+        ))
+        .await;
     assert!(page.text.contains("AC Tune-Up"), "{}", page.text);
-    assert!(page.text.contains("id=\"next-page\""), "25 per page, more follow");
-    assert!(!page.text.contains("AC Replacement Estimate"), "not allowed for HVAC Service");
-    let page = c.get(&format!("{base}/job-types?trade=cooling&business_unit_id=1001&q=furnace")).await;
+    assert!(
+        page.text.contains("id=\"next-page\""),
+        "25 per page, more follow"
+    );
+    assert!(
+        !page.text.contains("AC Replacement Estimate"),
+        "not allowed for HVAC Service"
+    );
+    let page = c
+        .get(&format!(
+            "{base}/job-types?trade=cooling&business_unit_id=1001&q=furnace"
+        ))
+        .await;
     assert!(page.text.contains("Furnace Tune-Up"));
     assert!(!page.text.contains("AC Tune-Up"));
     for trade in ["cooling", "heating", "air_quality"] {
         let r = c
-            .form(&format!("{base}/job-types"), &[("csrf_token", &csrf), ("trade", trade), ("condition", "*"), ("business_unit_id", "1001"), ("job_type_id", "2001")])
+            .form(
+                &format!("{base}/job-types"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("trade", trade),
+                    ("condition", "*"),
+                    ("business_unit_id", "1001"),
+                    ("job_type_id", "2001"),
+                ],
+            )
             .await;
         assert_eq!(flash_after(&mut c, r).await, "Job type mapping saved.");
     }
     let r = c
-        .form(&format!("{base}/job-types"), &[("csrf_token", &csrf), ("trade", "cooling"), ("condition", "noisy"), ("business_unit_id", "1001"), ("job_type_id", "2004")])
+        .form(
+            &format!("{base}/job-types"),
+            &[
+                ("csrf_token", &csrf),
+                ("trade", "cooling"),
+                ("condition", "noisy"),
+                ("business_unit_id", "1001"),
+                ("job_type_id", "2004"),
+            ],
+        )
         .await;
-    assert!(flash_after(&mut c, r).await.contains("is not allowed for business unit 'HVAC Service'"));
+    assert!(
+        flash_after(&mut c, r)
+            .await
+            .contains("is not allowed for business unit 'HVAC Service'")
+    );
 
     // Credit field: a near miss suggests the real name; the real name is found.
     let page = c.get(&format!("{base}/credit-field")).await;
     assert!(page.text.contains("value=\"Comfort Credits\""));
-    let r = c.form(&format!("{base}/credit-field"), &[("csrf_token", &csrf), ("name", "Comfort Credts")]).await;
-    assert!(flash_after(&mut c, r).await.contains("did you mean 'Comfort Credits'?"));
-    let r = c.form(&format!("{base}/credit-field"), &[("csrf_token", &csrf), ("name", " comfort credits")]).await;
-    assert_eq!(flash_after(&mut c, r).await, "Comfort Credit field found and saved.");
+    let r = c
+        .form(
+            &format!("{base}/credit-field"),
+            &[("csrf_token", &csrf), ("name", "Comfort Credts")],
+        )
+        .await;
+    assert!(
+        flash_after(&mut c, r)
+            .await
+            .contains("did you mean 'Comfort Credits'?")
+    );
+    let r = c
+        .form(
+            &format!("{base}/credit-field"),
+            &[("csrf_token", &csrf), ("name", " comfort credits")],
+        )
+        .await;
+    assert_eq!(
+        flash_after(&mut c, r).await,
+        "Comfort Credit field found and saved."
+    );
 
     // Services: search the 2,000, tick two, remove one; an inactive one is refused.
     let page = c.get(&format!("{base}/services?q=tune-up")).await;
     assert!(page.text.contains("svc_7001") && page.text.contains("svc_7002"));
-    assert!(!page.text.contains("svc_7012"), "inactive services are not offered");
+    assert!(
+        !page.text.contains("svc_7012"),
+        "inactive services are not offered"
+    );
     let page = c.get(&format!("{base}/services")).await;
-    assert!(page.text.contains("1811 active service(s)"), "{}", page.text);
-    let r = c.form(&format!("{base}/services/add"), &[("csrf_token", &csrf), ("svc_7001", "on"), ("svc_7002", "on"), ("svc_7003", "on")]).await;
+    assert!(
+        page.text.contains("1811 active service(s)"),
+        "{}",
+        page.text
+    );
+    let r = c
+        .form(
+            &format!("{base}/services/add"),
+            &[
+                ("csrf_token", &csrf),
+                ("svc_7001", "on"),
+                ("svc_7002", "on"),
+                ("svc_7003", "on"),
+            ],
+        )
+        .await;
     assert_eq!(flash_after(&mut c, r).await, "Eligible services saved.");
-    let r = c.form(&format!("{base}/services/remove"), &[("csrf_token", &csrf), ("service_id", "7003")]).await;
+    let r = c
+        .form(
+            &format!("{base}/services/remove"),
+            &[("csrf_token", &csrf), ("service_id", "7003")],
+        )
+        .await;
     assert_eq!(flash_after(&mut c, r).await, "Service removed.");
-    let r = c.form(&format!("{base}/services/add"), &[("csrf_token", &csrf), ("svc_7012", "on")]).await;
+    let r = c
+        .form(
+            &format!("{base}/services/add"),
+            &[("csrf_token", &csrf), ("svc_7012", "on")],
+        )
+        .await;
     assert!(flash_after(&mut c, r).await.contains("is inactive"));
 
     // Tag (suggested SmartAC.com), campaign, capacity.
     let page = c.get(&format!("{base}/tag-type")).await;
     assert!(page.text.contains("value=\"SmartAC.com\""));
-    let r = c.form(&format!("{base}/tag-type"), &[("csrf_token", &csrf), ("name", "SmartAC.com")]).await;
+    let r = c
+        .form(
+            &format!("{base}/tag-type"),
+            &[("csrf_token", &csrf), ("name", "SmartAC.com")],
+        )
+        .await;
     assert_eq!(flash_after(&mut c, r).await, "Tag type found and saved.");
     let page = c.get(&format!("{base}/campaign")).await;
     assert!(page.text.contains("SmartAC.com") && !page.text.contains("Direct Mail 2021"));
-    let r = c.form(&format!("{base}/campaign"), &[("csrf_token", &csrf), ("campaign_id", "8005")]).await;
+    let r = c
+        .form(
+            &format!("{base}/campaign"),
+            &[("csrf_token", &csrf), ("campaign_id", "8005")],
+        )
+        .await;
     assert!(flash_after(&mut c, r).await.contains("is inactive"));
-    let r = c.form(&format!("{base}/campaign"), &[("csrf_token", &csrf), ("campaign_id", "8001")]).await;
+    let r = c
+        .form(
+            &format!("{base}/campaign"),
+            &[("csrf_token", &csrf), ("campaign_id", "8001")],
+        )
+        .await;
     assert_eq!(flash_after(&mut c, r).await, "Campaign saved.");
-    let r = c.form(&format!("{base}/capacity"), &[("csrf_token", &csrf), ("enabled", "on"), ("mode", "technician")]).await;
-    assert!(flash_after(&mut c, r).await.contains("real-time capacity scheduling is on"));
+    let r = c
+        .form(
+            &format!("{base}/capacity"),
+            &[
+                ("csrf_token", &csrf),
+                ("enabled", "on"),
+                ("mode", "technician"),
+            ],
+        )
+        .await;
+    assert!(
+        flash_after(&mut c, r)
+            .await
+            .contains("real-time capacity scheduling is on")
+    );
     // A form without the token is refused.
-    let r = c.form(&format!("{base}/campaign"), &[("campaign_id", "8001")]).await;
+    let r = c
+        .form(&format!("{base}/campaign"), &[("campaign_id", "8001")])
+        .await;
     assert_eq!(r.status, 403);
 
     // Overview: nothing missing; submit goes live.
     let page = c.get(base).await;
-    assert!(page.text.contains("id=\"nothing-missing\""), "{}", page.text);
-    let r = c.form("/settings/integrations/servicetitan/submit", &[("csrf_token", &csrf)]).await;
+    assert!(
+        page.text.contains("id=\"nothing-missing\""),
+        "{}",
+        page.text
+    );
+    let r = c
+        .form(
+            "/settings/integrations/servicetitan/submit",
+            &[("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status, 303);
     let v = c.get(&format!("/api/v1/integrations/{id}")).await.json();
     assert_eq!(v["state"], "active");
@@ -559,10 +971,14 @@ async fn wizard_pages_walk_every_step() {
 async fn mapping_pages_wait_for_credentials() {
     let w = world(|_| {}).await;
     let mut c = Client::signed_in(&w.app.address, ADMIN_B).await;
-    let r = c.get("/settings/integrations/servicetitan/mappings/plans").await;
+    let r = c
+        .get("/settings/integrations/servicetitan/mappings/plans")
+        .await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location(), "/settings/integrations/servicetitan");
-    let signed_out = Client::new(&w.app.address).get("/settings/integrations/servicetitan/mappings").await;
+    let signed_out = Client::new(&w.app.address)
+        .get("/settings/integrations/servicetitan/mappings")
+        .await;
     assert_eq!(signed_out.status, 303);
     assert!(signed_out.location().starts_with("/signin"));
 }

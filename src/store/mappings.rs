@@ -331,11 +331,14 @@ async fn write<C: ConnectionTrait>(db: &C, id: i64, change: &Change) -> StoreRes
         }
         Change::CreditField { id: f, name } => {
             update_row(db, id, |u| {
-                u.col_expr(integration::Column::CreditFieldTypeId, Expr::value(Some(*f)))
-                    .col_expr(
-                        integration::Column::CreditFieldName,
-                        Expr::value(Some(name.clone())),
-                    )
+                u.col_expr(
+                    integration::Column::CreditFieldTypeId,
+                    Expr::value(Some(*f)),
+                )
+                .col_expr(
+                    integration::Column::CreditFieldName,
+                    Expr::value(Some(name.clone())),
+                )
             })
             .await?;
         }

@@ -224,7 +224,10 @@ pub async fn put_trade(
     let (id, trade) = path.into_inner();
     let (bu, jt) = body.ids()?;
     let d = Deps { state, ob, lists };
-    edit(d, who, id, async |c| c.set_job_type(&trade, None, bu, jt).await).await
+    edit(d, who, id, async |c| {
+        c.set_job_type(&trade, None, bu, jt).await
+    })
+    .await
 }
 
 /// Maps one (trade, condition) to a business unit and a job type allowed for it.

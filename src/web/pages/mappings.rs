@@ -31,9 +31,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&format!("{BASE}/job-types"), web::get().to(job_types))
         .route(&format!("{BASE}/job-types"), web::post().to(post_job_type))
         .route(&format!("{BASE}/credit-field"), web::get().to(credit_field))
-        .route(&format!("{BASE}/credit-field"), web::post().to(post_credit_field))
+        .route(
+            &format!("{BASE}/credit-field"),
+            web::post().to(post_credit_field),
+        )
         .route(&format!("{BASE}/services"), web::get().to(services))
-        .route(&format!("{BASE}/services/add"), web::post().to(post_add_services))
+        .route(
+            &format!("{BASE}/services/add"),
+            web::post().to(post_add_services),
+        )
         .route(
             &format!("{BASE}/services/remove"),
             web::post().to(post_remove_service),
@@ -74,7 +80,10 @@ fn nav(view: &MappingsView, here: &str) -> Vec<NavItem> {
         .map(|(slug, title, items)| NavItem {
             href: format!("{BASE}/{slug}"),
             title,
-            done: !view.missing.iter().any(|m| items.contains(&m.item.as_str())),
+            done: !view
+                .missing
+                .iter()
+                .any(|m| items.contains(&m.item.as_str())),
             current: *slug == here,
         })
         .collect()
@@ -150,7 +159,11 @@ where
         Ok(()) => flash(session, true, ok),
         Err(ApiError::Internal(detail)) => {
             tracing::error!(error = %detail, "internal error");
-            flash(session, false, "Something went wrong; the problem was logged. Try again.");
+            flash(
+                session,
+                false,
+                "Something went wrong; the problem was logged. Try again.",
+            );
         }
         Err(e) => flash(session, false, svc::flash_text(&e)),
     }
@@ -231,10 +244,18 @@ async fn post_plan(
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
     let back = format!("{BASE}/plans");
-    run(&session, &state, &ob, &lists, &back, "Plan mapping saved.", async |c| {
-        let id = parse_id("membership_type_id", &f.membership_type_id)?;
-        c.set_plan(&f.plan, id).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Plan mapping saved.",
+        async |c| {
+            let id = parse_id("membership_type_id", &f.membership_type_id)?;
+            c.set_plan(&f.plan, id).await
+        },
+    )
     .await
 }
 
@@ -327,12 +348,20 @@ async fn post_job_type(
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
     let back = format!("{BASE}/job-types");
-    run(&session, &state, &ob, &lists, &back, "Job type mapping saved.", async |c| {
-        let bu = parse_id("business_unit_id", &f.business_unit_id)?;
-        let jt = parse_id("job_type", &f.job_type_id)?;
-        let condition = Some(f.condition.as_str()).filter(|c| *c != "*");
-        c.set_job_type(&f.trade, condition, bu, jt).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Job type mapping saved.",
+        async |c| {
+            let bu = parse_id("business_unit_id", &f.business_unit_id)?;
+            let jt = parse_id("job_type", &f.job_type_id)?;
+            let condition = Some(f.condition.as_str()).filter(|c| *c != "*");
+            c.set_job_type(&f.trade, condition, bu, jt).await
+        },
+    )
     .await
 }
 
@@ -415,9 +444,15 @@ async fn post_credit_field(
 ) -> Result<HttpResponse, PageError> {
     let name = form.0.name;
     let back = format!("{BASE}/credit-field");
-    run(&session, &state, &ob, &lists, &back, "Comfort Credit field found and saved.", async |c| {
-        c.set_credit_field(&name).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Comfort Credit field found and saved.",
+        async |c| c.set_credit_field(&name).await,
+    )
     .await
 }
 
@@ -430,9 +465,15 @@ async fn post_tag_type(
 ) -> Result<HttpResponse, PageError> {
     let name = form.0.name;
     let back = format!("{BASE}/tag-type");
-    run(&session, &state, &ob, &lists, &back, "Tag type found and saved.", async |c| {
-        c.set_tag_type(&name).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Tag type found and saved.",
+        async |c| c.set_tag_type(&name).await,
+    )
     .await
 }
 
@@ -499,15 +540,26 @@ async fn post_add_services(
         .filter_map(|id| id.parse().ok())
         .collect();
     let back = format!("{BASE}/services");
-    run(&session, &state, &ob, &lists, &back, "Eligible services saved.", async |c| {
-        if picked.is_empty() {
-            return Err(ApiError::field("service_ids", "tick at least one service to add"));
-        }
-        let current = svc::view(c.state, c.catalog, c.row).await?;
-        let mut ids: Vec<i64> = current.eligible_services.iter().map(|s| s.id).collect();
-        ids.extend(picked);
-        c.set_services(&ids).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Eligible services saved.",
+        async |c| {
+            if picked.is_empty() {
+                return Err(ApiError::field(
+                    "service_ids",
+                    "tick at least one service to add",
+                ));
+            }
+            let current = svc::view(c.state, c.catalog, c.row).await?;
+            let mut ids: Vec<i64> = current.eligible_services.iter().map(|s| s.id).collect();
+            ids.extend(picked);
+            c.set_services(&ids).await
+        },
+    )
     .await
 }
 
@@ -526,17 +578,25 @@ async fn post_remove_service(
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.service_id;
     let back = format!("{BASE}/services");
-    run(&session, &state, &ob, &lists, &back, "Service removed.", async |c| {
-        let gone = parse_id("service_id", &raw)?;
-        let current = svc::view(c.state, c.catalog, c.row).await?;
-        let ids: Vec<i64> = current
-            .eligible_services
-            .iter()
-            .map(|s| s.id)
-            .filter(|id| *id != gone)
-            .collect();
-        c.set_services(&ids).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Service removed.",
+        async |c| {
+            let gone = parse_id("service_id", &raw)?;
+            let current = svc::view(c.state, c.catalog, c.row).await?;
+            let ids: Vec<i64> = current
+                .eligible_services
+                .iter()
+                .map(|s| s.id)
+                .filter(|id| *id != gone)
+                .collect();
+            c.set_services(&ids).await
+        },
+    )
     .await
 }
 
@@ -597,9 +657,15 @@ async fn post_campaign(
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.campaign_id;
     let back = format!("{BASE}/campaign");
-    run(&session, &state, &ob, &lists, &back, "Campaign saved.", async |c| {
-        c.set_campaign(parse_id("campaign", &raw)?).await
-    })
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Campaign saved.",
+        async |c| c.set_campaign(parse_id("campaign", &raw)?).await,
+    )
     .await
 }
 
