@@ -546,7 +546,8 @@ mod tests {
                 ..f.clone()
             },
         );
-        assert_eq!(q.total, 10);
+        // Item 10..19, less the inactive 14 and 19.
+        assert_eq!(q.total, 8);
         let code = search(
             &items,
             &Filter {

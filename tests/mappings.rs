@@ -982,3 +982,26 @@ async fn mapping_pages_wait_for_credentials() {
     assert_eq!(signed_out.status, 303);
     assert!(signed_out.location().starts_with("/signin"));
 }
+
+#[tokio::test]
+async fn openapi_documents_the_mapping_endpoints() {
+    let w = world(|_| {}).await;
+    let mut c = Client::new(&w.app.address);
+    let doc = c.get("/api/v1/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/integrations/{id}/mappings",
+        "/api/v1/integrations/{id}/tenant-lists/{kind}",
+        "/api/v1/integrations/{id}/mappings/plans/{plan}",
+        "/api/v1/integrations/{id}/mappings/job-types/{trade}",
+        "/api/v1/integrations/{id}/mappings/job-types/{trade}/{condition}",
+        "/api/v1/integrations/{id}/mappings/credit-field",
+        "/api/v1/integrations/{id}/mappings/eligible-services",
+        "/api/v1/integrations/{id}/mappings/tag-type",
+        "/api/v1/integrations/{id}/mappings/campaign",
+        "/api/v1/integrations/{id}/mappings/capacity",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["MappingsView"].is_object());
+}
