@@ -9,6 +9,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 
 pub mod entities;
 pub mod integrations;
+pub mod mappings;
 pub mod outbox;
 pub mod partners;
 pub mod setup_tokens;
