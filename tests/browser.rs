@@ -316,7 +316,10 @@ async fn saved(c: &Client, want: &str) {
 /// Submit on the mappings overview.
 async fn walk_mappings(c: &Client, shots: &mut Shots) {
     click(c, "#to-mappings").await;
-    c.wait().for_element(Locator::Css("#missing")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#missing"))
+        .await
+        .unwrap();
     shots.take(c, "mappings-overview-missing").await;
 
     step(c, "plans").await;

@@ -1001,7 +1001,10 @@ async fn openapi_documents_the_mapping_endpoints() {
         "/api/v1/integrations/{id}/mappings/campaign",
         "/api/v1/integrations/{id}/mappings/capacity",
     ] {
-        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from the OpenAPI document"
+        );
     }
     assert!(doc["components"]["schemas"]["MappingsView"].is_object());
 }

@@ -240,7 +240,9 @@ pub async fn my_integration(c: &mut Client) -> i64 {
 /// are another piece of work), so "Submit integration" can go live.
 pub async fn fill_mappings(app: &TestApp, integration_id: i64) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    use titanbridge::store::entities::{eligible_service, integration, job_type_mapping, plan_mapping};
+    use titanbridge::store::entities::{
+        eligible_service, integration, job_type_mapping, plan_mapping,
+    };
     let db = app.state.store.db();
     let catalog = titanbridge::catalog::Catalog::embedded().unwrap();
     let now = chrono::Utc::now();
