@@ -84,12 +84,18 @@ impl Application {
             .outbox
             .clone()
             .spawn(std::time::Duration::from_secs(5));
+        let tenant_lists = web::Data::new(crate::tenant_lists::TenantLists::new(
+            state.settings.clone(),
+            state.secrets.clone(),
+            crate::tenant_lists::DEFAULT_TTL,
+        ));
         let session_key = actix_web::cookie::Key::from(&state.settings.session_key_bytes()?);
         let secure_cookies = !state.settings.is_local();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(onboarding.clone())
+                .app_data(tenant_lists.clone())
                 .app_data(metrics.clone())
                 .app_data(crate::web::error::json_config())
                 .app_data(crate::web::error::query_config())

@@ -1,6 +1,6 @@
 //! The whole onboarding happy path in headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, installed here if missing), driven with fantoccini: partner submits the
-//! tenant → ops approve → the link from the captured email → credentials → (mappings → active).
+//! tenant → ops approve → the link from the captured email → credentials → (mappings → submit → active).
 //! Screenshots of each page go to `<target>/screenshots/NN-name.png`.
 mod common;
 mod common_onb;
@@ -143,13 +143,16 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css)
-        .text()
-        .await
-        .unwrap()
+    // A click that posts a form may return before the next page replaces this one: an element
+    // found on the old page goes stale, so look it up again.
+    for _ in 0..50 {
+        let el = c.wait().for_element(Locator::Css(css)).await.expect(css);
+        if let Ok(t) = el.text().await {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} kept going stale")
 }
 
 async fn sign_in(c: &Client, base: &str, email: &str) {
@@ -190,7 +193,7 @@ async fn start() -> (World, SmtpSink, String) {
 #[tokio::test]
 async fn onboarding_happy_path_in_chromium() {
     ensure_chromium();
-    let (w, sink, base) = start().await;
+    let (_w, sink, base) = start().await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let mut shots = Shots::new();
@@ -265,11 +268,9 @@ async fn onboarding_happy_path_in_chromium() {
     assert!(!c.source().await.unwrap().contains("sandbox-secret"));
     shots.take(&c, "partner-credentials-connected").await;
 
-    // TODO(mappings, issue 6): when the mapping pages exist, walk them here from
-    // `#to-mappings` and drop the direct database fill below.
-    mappings_hook(&w, &c).await;
+    // Mappings: every step page, from `#to-mappings`, then Submit.
+    walk_mappings(&c, &mut shots).await;
 
-    click(&c, "#submit-integration").await;
     let live = text_of(&c, "#live").await;
     assert!(live.contains("active"), "{live}");
     let state = text_of(&c, "#state").await;
@@ -279,18 +280,114 @@ async fn onboarding_happy_path_in_chromium() {
     let _ = c.close().await;
 }
 
-/// Stand-in for the mapping steps until their pages exist: fills every mapping directly and
-/// reloads the settings page.
-async fn mappings_hook(w: &World, c: &Client) {
-    let id = titanbridge::store::integrations::for_partner(&w.app.state.store, w.partner_a)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    common_onb::fill_mappings(&w.app, id).await;
-    c.refresh().await.unwrap();
+async fn select(c: &Client, css: &str, value: &str) {
     c.wait()
-        .for_element(Locator::Css("#submit-integration"))
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+        .select_by_value(value)
+        .await
+        .expect("select");
+}
+
+async fn step(c: &Client, slug: &str) {
+    click(c, &format!("nav.map-steps a[href$='/mappings/{slug}']")).await;
+}
+
+/// Clicks a submit button and waits until the page it was on has been replaced.
+async fn submit(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("body")).await.expect("body");
+    click(c, css).await;
+    for _ in 0..100 {
+        if old.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("clicking {css} did not load a new page");
+}
+
+async fn saved(c: &Client, want: &str) {
+    let flash = text_of(c, "#flash").await;
+    assert!(flash.contains(want), "expected '{want}', got '{flash}'");
+}
+
+/// The mapping steps in the browser, each verified against the sandbox tenant, ending with
+/// Submit on the mappings overview.
+async fn walk_mappings(c: &Client, shots: &mut Shots) {
+    click(c, "#to-mappings").await;
+    c.wait()
+        .for_element(Locator::Css("#missing"))
         .await
         .unwrap();
+    shots.take(c, "mappings-overview-missing").await;
+
+    step(c, "plans").await;
+    for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
+        select(c, &format!("#mt-{plan}"), mt).await;
+        submit(c, &format!("#save-{plan}")).await;
+        saved(c, "Plan mapping saved.").await;
+    }
+    shots.take(c, "mappings-plans").await;
+
+    step(c, "job-types").await;
+    for trade in ["cooling", "heating", "air_quality"] {
+        click(c, &format!("#edit-{trade}")).await;
+        select(c, "#business_unit_id", "1001").await;
+        submit(c, "#show-job-types").await;
+        click(c, "#jt-2001").await;
+        select(c, "#condition", "*").await;
+        if trade == "cooling" {
+            shots.take(c, "mappings-job-types-picker").await;
+        }
+        submit(c, "#save-job-type").await;
+        saved(c, "Job type mapping saved.").await;
+    }
+    shots.take(c, "mappings-job-types").await;
+
+    step(c, "credit-field").await;
+    let name = c.wait().for_element(Locator::Css("#name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("Comfort Credit").await.unwrap();
+    submit(c, "#verify-name").await;
+    saved(c, "did you mean 'Comfort Credits'?").await;
+    shots.take(c, "mappings-credit-field-suggestion").await;
+    let name = c.wait().for_element(Locator::Css("#name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("  comfort credits ").await.unwrap();
+    submit(c, "#verify-name").await;
+    saved(c, "Comfort Credit field found and saved.").await;
+
+    step(c, "services").await;
+    fill(c, "#service-q", "tune-up").await;
+    submit(c, "#search-services").await;
+    click(c, "#svc-7001").await;
+    click(c, "#svc-7002").await;
+    shots.take(c, "mappings-services-search").await;
+    submit(c, "#add-services").await;
+    saved(c, "Eligible services saved.").await;
+
+    step(c, "tag-type").await;
+    submit(c, "#verify-name").await;
+    saved(c, "Tag type found and saved.").await;
+
+    step(c, "campaign").await;
+    select(c, "#campaign_id", "8001").await;
+    submit(c, "#save-campaign").await;
+    saved(c, "Campaign saved.").await;
+
+    step(c, "capacity").await;
+    click(c, "#capacity-enabled").await;
+    click(c, "#mode-business-unit").await;
+    submit(c, "#save-capacity").await;
+    saved(c, "real-time capacity scheduling is on").await;
+    shots.take(c, "mappings-capacity").await;
+
+    click(c, "nav.map-steps a.submit-step").await;
+    c.wait()
+        .for_element(Locator::Css("#nothing-missing"))
+        .await
+        .unwrap();
+    shots.take(c, "mappings-complete").await;
+    submit(c, "#mappings-submit").await;
 }

@@ -87,10 +87,19 @@ async fn paging_streams_10000_records_without_loss_or_duplicates() {
     let h = sandbox(SandboxConfig::default()).await;
     let (_st, tc) = client(&h, 60);
     assert_eq!(h.state.seed_bulk_jobs(TENANT, 10_000), Some(10_000));
+    // Latency makes concurrently prefetched pages complete out of order.
+    h.state.set_faults(Faults {
+        latency: Duration::from_millis(15),
+        ..Faults::default()
+    });
     let jobs: Vec<Job> = ok(tc.jobs(ListQuery::new().page_size(500)).try_collect().await);
     let ids: HashSet<i64> = jobs.iter().map(|j| j.id).collect();
     assert_eq!(jobs.len(), 10_000);
     assert_eq!(ids.len(), 10_000, "no duplicates");
+    assert!(
+        jobs.windows(2).all(|w| w[0].id < w[1].id),
+        "prefetched pages keep their order"
+    );
     let expected: HashSet<i64> = h
         .state
         .snapshot(TENANT)
@@ -518,6 +527,54 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
             .items
             .iter()
             .any(|i| i.kind == "Service" && i.sku_id > 0)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn admin_endpoints_add_tenants_inject_faults_and_show_state() {
+    let h = sandbox(SandboxConfig::default()).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}/_sandbox{p}", h.base_url);
+    let resp = ok(http
+        .post(url("/tenants"))
+        .json(&serde_json::json!({"tenantId": 42, "clientId": "c42", "clientSecret": "s42", "bulkJobs": 7}))
+        .send()
+        .await);
+    assert_eq!(resp.status().as_u16(), 201);
+    let st = ServiceTitan::new(client_config(60));
+    let tc = st.tenant(h.environment(), 42, Credentials::new("c42", "s42"));
+    let resp = ok(http
+        .post(url("/fail-next"))
+        .json(&serde_json::json!({"status": 502, "count": 1}))
+        .send()
+        .await);
+    assert!(resp.status().is_success());
+    let jobs: Vec<Job> = ok(tc.jobs(ListQuery::new()).try_collect().await);
+    assert_eq!(jobs.len(), 7);
+    assert_eq!(st.stats().retries, 1, "the injected 502 was retried");
+    let snap: serde_json::Value = ok(ok(http.get(url("/tenants/42")).send().await).json().await);
+    assert_eq!(snap["jobs"].as_array().map(Vec::len), Some(7));
+    assert_eq!(snap["calls"], serde_json::json!(2));
+    let resp = ok(http
+        .put(url("/faults"))
+        .json(&serde_json::json!({"outageSeconds": 60}))
+        .send()
+        .await);
+    assert!(resp.status().is_success());
+    let mut cfg = client_config(60);
+    cfg.max_retries = 1;
+    let err = ServiceTitan::new(cfg)
+        .tenant(h.environment(), 42, Credentials::new("c42", "s42"))
+        .verify()
+        .await
+        .err();
+    assert_eq!(err.as_ref().and_then(Error::status), Some(503), "{err:?}");
+    assert_eq!(
+        ok(http.get(url("/tenants/9")).send().await)
+            .status()
+            .as_u16(),
+        404
     );
     h.stop().await;
 }

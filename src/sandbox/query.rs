@@ -36,6 +36,10 @@ pub(crate) struct Filter<'a> {
     ids: Option<Vec<i64>>,
     times: Vec<(&'static str, String, bool)>,
     active: Option<bool>,
+    /// Equality filters present in the query: (parameter, wanted value).
+    equals: Vec<(&'static str, &'a str)>,
+    tags: Option<Vec<i64>>,
+    external: bool,
 }
 
 fn scalar_eq(v: &Value, want: &str) -> bool {
@@ -73,25 +77,45 @@ impl<'a> Filter<'a> {
             Some("any") => None,
             Some(_) => return Err("active".to_owned()),
         };
+        let equals = EQUALITY_FILTERS
+            .iter()
+            .chain(&["jobId"])
+            .filter_map(|name| q.get(*name).map(|v| (*name, v.as_str())))
+            .collect();
+        let tags = q.get("tagTypeIds").map(|t| {
+            t.split(',')
+                .filter_map(|x| x.trim().parse::<i64>().ok())
+                .collect()
+        });
+        let external = [
+            "externalDataApplicationGuid",
+            "externalDataKey",
+            "externalDataValues",
+        ]
+        .iter()
+        .any(|k| q.contains_key(*k));
         Ok(Self {
             q,
             ids,
             times,
             active,
+            equals,
+            tags,
+            external,
         })
     }
 
     /// Whether a record passes every filter.
     pub(crate) fn matches(&self, v: &Value) -> bool {
-        if let Some(ids) = &self.ids {
-            if !ids.contains(&super::tenant::id_of(v)) {
-                return false;
-            }
+        if let Some(ids) = &self.ids
+            && !ids.contains(&super::tenant::id_of(v))
+        {
+            return false;
         }
-        if let (Some(want), Some(is)) = (self.active, v.get("active").and_then(Value::as_bool)) {
-            if want != is {
-                return false;
-            }
+        if let (Some(want), Some(is)) = (self.active, v.get("active").and_then(Value::as_bool))
+            && want != is
+        {
+            return false;
         }
         for (field, bound, after) in &self.times {
             let Some(at) = v.get(*field).and_then(Value::as_str) else {
@@ -101,38 +125,30 @@ impl<'a> Filter<'a> {
                 return false;
             }
         }
-        for name in EQUALITY_FILTERS {
-            if let Some(want) = self.q.get(*name) {
-                let alt = match *name {
-                    "customerId" => "customer",
-                    "locationId" => "location",
-                    _ => "",
-                };
-                let field = v.get(*name).or_else(|| v.get(alt));
-                if !field.is_some_and(|f| scalar_eq(f, want)) {
-                    return false;
-                }
-            }
-        }
-        if let Some(want) = self.q.get("jobId") {
-            let field = v.get("jobId").or_else(|| v.get("job"));
+        for (name, want) in &self.equals {
+            let alt = match *name {
+                "customerId" => "customer",
+                "locationId" => "location",
+                "jobId" => "job",
+                _ => "",
+            };
+            let field = v.get(*name).or_else(|| v.get(alt));
             if !field.is_some_and(|f| scalar_eq(f, want)) {
                 return false;
             }
         }
-        if let Some(tags) = self.q.get("tagTypeIds") {
-            let has: Vec<i64> = v
-                .get("tagTypeIds")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_i64).collect())
-                .unwrap_or_default();
-            if !tags
-                .split(',')
-                .filter_map(|t| t.trim().parse::<i64>().ok())
-                .any(|t| has.contains(&t))
-            {
+        if let Some(tags) = &self.tags {
+            let has = v.get("tagTypeIds").and_then(Value::as_array);
+            if !has.is_some_and(|h| {
+                h.iter()
+                    .filter_map(Value::as_i64)
+                    .any(|x| tags.contains(&x))
+            }) {
                 return false;
             }
+        }
+        if !self.external {
+            return true;
         }
         self.external_data_matches(v)
     }
@@ -141,20 +157,16 @@ impl<'a> Filter<'a> {
         let guid = self.q.get("externalDataApplicationGuid");
         let key = self.q.get("externalDataKey");
         let values = self.q.get("externalDataValues");
-        if guid.is_none() && key.is_none() && values.is_none() {
-            return true;
-        }
         let Some(ed) = v.get("externalData").filter(|e| !e.is_null()) else {
             return false;
         };
-        if let Some(g) = guid {
-            if !ed
+        if let Some(g) = guid
+            && !ed
                 .get("applicationGuid")
                 .and_then(Value::as_str)
                 .is_some_and(|s| s.eq_ignore_ascii_case(g))
-            {
-                return false;
-            }
+        {
+            return false;
         }
         let wanted: Option<Vec<&str>> = values.map(|s| s.split(',').map(str::trim).collect());
         ed.get("externalData")

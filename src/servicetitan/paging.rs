@@ -1,6 +1,10 @@
 //! List queries, the paged envelope, and a stream over every record of a list.
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, FuturesOrdered, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +131,9 @@ impl ListQuery {
     }
     /// `includeTotal=true`.
     pub fn include_total(self) -> Self {
+        if self.params.iter().any(|(k, _)| k == "includeTotal") {
+            return self;
+        }
         self.param("includeTotal", "true")
     }
     /// The external-data filters: our application GUID, a key, and any of the values.
@@ -158,37 +165,116 @@ impl TenantClient {
             .await
     }
 
-    /// Every record of a list endpoint, page after page until `hasMore` is false.
+    /// Every record of a list endpoint, in order, until `hasMore` is false.
     ///
-    /// Fails (never silently truncates) when a page cannot be read, or when the server claims
-    /// more pages but sends an empty one.
+    /// Page 1 asks for `includeTotal`; when the total is known, up to [`PREFETCH`] later pages
+    /// are requested concurrently (still paced by the tenant's limiter), so slow responses do
+    /// not cap throughput. Past the announced last page it keeps going one page at a time while
+    /// `hasMore` is true. Fails (never silently truncates) when a page cannot be read, or when
+    /// the server claims more pages but sends an empty one.
     pub(crate) fn stream_of<T: DeserializeOwned + Send + 'static>(
         &self,
         module: &'static str,
         path: String,
         query: ListQuery,
     ) -> BoxStream<'static, Result<T, Error>> {
-        let client = self.clone();
-        stream::try_unfold(Some(1u32), move |next| {
-            let client = client.clone();
-            let path = path.clone();
-            let query = query.clone();
-            async move {
-                let Some(page) = next else {
-                    return Ok(None);
-                };
-                let p: Page<T> = client.page_of(module, &path, &query, page).await?;
-                if p.has_more && p.data.is_empty() {
-                    return Err(Error::Decode(format!(
-                        "{module}{path}: page {page} is empty but hasMore is true"
-                    )));
-                }
-                let next = p.has_more.then_some(page + 1);
-                Ok(Some((stream::iter(p.data.into_iter().map(Ok)), next)))
-            }
+        let state = Pager {
+            client: self.clone(),
+            module,
+            path: Arc::from(path),
+            query: Arc::new(query),
+            next: 1,
+            last_known: None,
+            inflight: FuturesOrdered::new(),
+            done: false,
+        };
+        stream::try_unfold(state, |mut st| async move {
+            let Some(p) = st.next_page().await? else {
+                return Ok(None);
+            };
+            Ok(Some((stream::iter(p.data.into_iter().map(Ok)), st)))
         })
         .try_flatten()
         .boxed()
+    }
+}
+
+/// Pages requested at once when the total is known.
+pub const PREFETCH: usize = 8;
+
+type PageFuture<T> = BoxFuture<'static, Result<(u32, Page<T>), Error>>;
+
+struct Pager<T> {
+    client: TenantClient,
+    module: &'static str,
+    path: Arc<str>,
+    query: Arc<ListQuery>,
+    next: u32,
+    last_known: Option<u32>,
+    inflight: FuturesOrdered<PageFuture<T>>,
+    done: bool,
+}
+
+impl<T: DeserializeOwned + Send + 'static> Pager<T> {
+    fn launch(&mut self) {
+        let (client, module, path, query) = (
+            self.client.clone(),
+            self.module,
+            self.path.clone(),
+            self.query.clone(),
+        );
+        let page = self.next;
+        self.next += 1;
+        self.inflight.push_back(
+            async move {
+                let q = if page == 1 {
+                    query.as_ref().clone().include_total()
+                } else {
+                    query.as_ref().clone()
+                };
+                let p = client.page_of(module, &path, &q, page).await?;
+                Ok((page, p))
+            }
+            .boxed(),
+        );
+    }
+
+    async fn next_page(&mut self) -> Result<Option<Page<T>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        while let Some(last) = self.last_known {
+            if self.inflight.len() >= PREFETCH || self.next > last {
+                break;
+            }
+            self.launch();
+        }
+        if self.inflight.is_empty() {
+            self.launch();
+        }
+        let Some(result) = self.inflight.next().await else {
+            return Ok(None);
+        };
+        let (page, p) = result?;
+        if page == 1 {
+            let size = i64::from(self.query.page_size.max(1));
+            self.last_known = p.total_count.map(|t| {
+                u32::try_from((t + size - 1) / size)
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            });
+        }
+        if p.has_more && p.data.is_empty() {
+            return Err(Error::Decode(format!(
+                "{}{}: page {page} is empty but hasMore is true",
+                self.module, self.path
+            )));
+        }
+        if !p.has_more {
+            self.done = true;
+            self.inflight = FuturesOrdered::new();
+        }
+        Ok(Some(p))
     }
 }
 

@@ -103,11 +103,9 @@ impl Counters {
             retries: load(&self.retries),
             refreshes_after_401: load(&self.token_refreshes_after_401),
             limiter_waits: waits,
-            limiter_wait_mean: if waits == 0 {
-                Duration::ZERO
-            } else {
-                Duration::from_micros(load(&h.sum_us) / waits)
-            },
+            limiter_wait_mean: Duration::from_micros(
+                load(&h.sum_us).checked_div(waits).unwrap_or_default(),
+            ),
             limiter_wait_p50: h.quantile(0.50),
             limiter_wait_p99: h.quantile(0.99),
             limiter_wait_max: Duration::from_micros(load(&h.max_us)),

@@ -72,10 +72,10 @@ impl TokenCache {
     ) -> Result<Token, Error> {
         let slot = self.slot(env, &creds.client_id);
         let mut guard = slot.lock().await;
-        if let Some(cached) = guard.as_ref() {
-            if Instant::now() < cached.refresh_at {
-                return Ok(cached.token.clone());
-            }
+        if let Some(cached) = guard.as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
         }
         on_request();
         let (value, lifetime) = fetch(http, env, creds).await?;

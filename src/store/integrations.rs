@@ -8,7 +8,7 @@ use sea_orm::{
     QueryOrder, TransactionTrait,
 };
 
-use super::entities::{integration, integration_event, job_type_mapping, plan_mapping};
+use super::entities::{integration, integration_event};
 use super::{Store, StoreError, StoreResult};
 use crate::catalog::Catalog;
 use crate::domain::onboarding::{Event, IntegrationState, TransitionError, transition};
@@ -265,49 +265,20 @@ pub async fn events(
 }
 
 /// What still has to be mapped before the integration can go live, in words a partner
-/// understands; empty when nothing is missing. A first version: the tag type, the credit
-/// custom field and the campaign on the integration row, a membership type for every plan and
-/// a job type for every trade condition in the catalogue. The mappings work refines it.
+/// understands (noun phrases such as `Membership type for plan "Basic"`), in wizard order;
+/// empty when nothing is missing. The rules are [`crate::domain::mapping::missing_items`]
+/// over the stored rows (see [`super::mappings`]).
 pub async fn missing_mapping_items(
     store: &Store,
     integration: &integration::Model,
     catalog: &Catalog,
 ) -> StoreResult<Vec<String>> {
-    let mut missing = Vec::new();
-    if integration.tag_type_id.is_none() {
-        missing.push("Tag type for members".to_owned());
-    }
-    if integration.credit_field_type_id.is_none() {
-        missing.push("Custom field for Comfort Credit".to_owned());
-    }
-    if integration.campaign_id.is_none() {
-        missing.push("Campaign for new jobs".to_owned());
-    }
-    let plans = plan_mapping::Entity::find()
-        .filter(plan_mapping::Column::IntegrationId.eq(integration.id))
-        .all(store.db())
-        .await?;
-    for plan in catalog.plans() {
-        if !plans.iter().any(|m| m.plan_code == plan.code) {
-            missing.push(format!("Membership type for plan \"{}\"", plan.name));
-        }
-    }
-    let jobs = job_type_mapping::Entity::find()
-        .filter(job_type_mapping::Column::IntegrationId.eq(integration.id))
-        .all(store.db())
-        .await?;
-    for (trade, condition) in catalog.trade_conditions() {
-        if !jobs
-            .iter()
-            .any(|m| m.trade == trade.code && m.condition == condition.code)
-        {
-            missing.push(format!(
-                "Job type for {} → {}",
-                trade.label, condition.label
-            ));
-        }
-    }
-    Ok(missing)
+    let rows = super::mappings::rows(store.db(), integration.id).await?;
+    let current = super::mappings::current(integration, &rows);
+    Ok(crate::domain::mapping::missing_items(catalog, &current)
+        .iter()
+        .map(super::mappings::missing_label)
+        .collect())
 }
 
 /// Records an action that does not change the state (e.g. "resend setup link") in the audit log.

@@ -14,6 +14,7 @@ pub mod entities;
 pub mod integrations;
 pub mod ledger;
 pub mod links;
+pub mod mappings;
 pub mod members;
 pub mod outbox;
 pub mod partners;

@@ -240,7 +240,9 @@ pub async fn my_integration(c: &mut Client) -> i64 {
 /// are another piece of work), so "Submit integration" can go live.
 pub async fn fill_mappings(app: &TestApp, integration_id: i64) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    use titanbridge::store::entities::{integration, job_type_mapping, plan_mapping};
+    use titanbridge::store::entities::{
+        eligible_service, integration, job_type_mapping, plan_mapping,
+    };
     let db = app.state.store.db();
     let catalog = titanbridge::catalog::Catalog::embedded().unwrap();
     let now = chrono::Utc::now();
@@ -273,6 +275,17 @@ pub async fn fill_mappings(app: &TestApp, integration_id: i64) {
         .await
         .unwrap();
     }
+    eligible_service::ActiveModel {
+        integration_id: Set(integration_id),
+        service_id: Set(7001),
+        code: Set("HVAC-TUNE-AC".into()),
+        name: Set("AC Tune-Up".into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
     let row = integration::Entity::find_by_id(integration_id)
         .one(db)
         .await

@@ -294,13 +294,13 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
         ("businessUnitId", res::BUSINESS_UNITS),
         ("jobTypeId", res::JOB_TYPES),
     ] {
-        if let Some(v) = b.get(field).and_then(Value::as_i64) {
-            if !t.active(coll, v) {
-                return Err(Problem::field(
-                    field,
-                    format!("{field} {v} does not exist or is inactive."),
-                ));
-            }
+        if let Some(v) = b.get(field).and_then(Value::as_i64)
+            && !t.active(coll, v)
+        {
+            return Err(Problem::field(
+                field,
+                format!("{field} {v} does not exist or is inactive."),
+            ));
         }
     }
     let bid = t.new_id();

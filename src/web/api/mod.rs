@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, described by `/api/v1/openapi.json`. It is used with the
 //! session cookie (sign in with `POST /api/v1/session`); unsafe methods need `X-CSRF-Token`.
 pub mod booking;
+pub mod mappings;
 pub mod onboarding;
 pub mod openapi;
 pub mod ops_sync;
@@ -30,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(create_session))
                     .route(web::delete().to(delete_session)),
             )
-            .configure(onboarding::configure),
+            .configure(onboarding::configure)
+            .configure(mappings::configure),
     );
 }
 

@@ -1,6 +1,7 @@
 //! Server-rendered pages: sign-in, the partner settings wizard, the continue-setup landing
 //! and the ops approval console. Forms post back and redirect (POST/redirect/GET) with a
 //! one-time flash message; every form carries the session's CSRF token.
+pub mod mappings;
 pub mod ops;
 pub mod partner;
 pub mod setup;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/app.css", web::get().to(stylesheet))
         .configure(signin::configure)
         .configure(partner::configure)
+        .configure(mappings::configure)
         .configure(setup::configure)
         .configure(ops::configure);
 }

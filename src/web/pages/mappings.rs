@@ -1,0 +1,722 @@
+//! Settings → Integrations → ServiceTitan → Mappings: one page per mapping step. Choices come
+//! from live tenant lists (searched and paged on the server, so 2,000 services stay quick);
+//! each form posts back, is verified against the tenant, and redirects with a message.
+use std::collections::HashMap;
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Layout, PageError, flash, render, require, see_other};
+use crate::mappings_service::{self as svc, Ctx, MappingsView};
+use crate::startup::AppState;
+use crate::store::entities::integration;
+use crate::store::users::Role;
+use crate::tenant_lists::{Filter, ListKind, RecordPage, TenantLists, TenantRecord, search};
+use crate::web::ApiError;
+use crate::web::auth::SessionUser;
+use crate::web::csrf::CsrfForm;
+use crate::web::flows::{self, Onboarding};
+
+const BASE: &str = "/settings/integrations/servicetitan/mappings";
+const SETTINGS: &str = "/settings/integrations/servicetitan";
+
+/// Routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(BASE, web::get().to(overview))
+        .route(&format!("{BASE}/plans"), web::get().to(plans))
+        .route(&format!("{BASE}/plans"), web::post().to(post_plan))
+        .route(&format!("{BASE}/job-types"), web::get().to(job_types))
+        .route(&format!("{BASE}/job-types"), web::post().to(post_job_type))
+        .route(&format!("{BASE}/credit-field"), web::get().to(credit_field))
+        .route(
+            &format!("{BASE}/credit-field"),
+            web::post().to(post_credit_field),
+        )
+        .route(&format!("{BASE}/services"), web::get().to(services))
+        .route(
+            &format!("{BASE}/services/add"),
+            web::post().to(post_add_services),
+        )
+        .route(
+            &format!("{BASE}/services/remove"),
+            web::post().to(post_remove_service),
+        )
+        .route(&format!("{BASE}/tag-type"), web::get().to(tag_type))
+        .route(&format!("{BASE}/tag-type"), web::post().to(post_tag_type))
+        .route(&format!("{BASE}/campaign"), web::get().to(campaign))
+        .route(&format!("{BASE}/campaign"), web::post().to(post_campaign))
+        .route(&format!("{BASE}/capacity"), web::get().to(capacity))
+        .route(&format!("{BASE}/capacity"), web::post().to(post_capacity));
+}
+
+/// One entry of the mapping steps' navigation.
+pub struct NavItem {
+    /// Path below the mappings page.
+    pub href: String,
+    /// Title.
+    pub title: &'static str,
+    /// Nothing missing for this step.
+    pub done: bool,
+    /// The page shown.
+    pub current: bool,
+}
+
+const STEPS: [(&str, &str, &[&str]); 7] = [
+    ("plans", "Plans", &["plan"]),
+    ("job-types", "Job types", &["job_type"]),
+    ("credit-field", "Comfort Credit field", &["credit_field"]),
+    ("services", "Eligible services", &["eligible_services"]),
+    ("tag-type", "Tag", &["tag_type"]),
+    ("campaign", "Campaign", &["campaign"]),
+    ("capacity", "Capacity", &["capacity_mode"]),
+];
+
+fn nav(view: &MappingsView, here: &str) -> Vec<NavItem> {
+    STEPS
+        .iter()
+        .map(|(slug, title, items)| NavItem {
+            href: format!("{BASE}/{slug}"),
+            title,
+            done: !view
+                .missing
+                .iter()
+                .any(|m| items.contains(&m.item.as_str())),
+            current: *slug == here,
+        })
+        .collect()
+}
+
+/// What every step page gets.
+struct Page {
+    user: SessionUser,
+    row: integration::Model,
+    view: MappingsView,
+}
+
+async fn load(
+    state: &AppState,
+    ob: &Onboarding,
+    session: &Session,
+    here: &str,
+) -> Result<Result<Page, HttpResponse>, PageError> {
+    let user = require(session, Role::PartnerAdmin, here)?;
+    let partner_id = user
+        .partner_id
+        .ok_or_else(|| PageError::Forbidden("This user belongs to no partner.".into()))?;
+    let row = flows::partner_integration(state, partner_id).await?;
+    if let Err(e) = svc::editable(&row) {
+        flash(session, false, e.to_string());
+        return Ok(Err(see_other(SETTINGS)));
+    }
+    let view = svc::view(state, &ob.catalog, &row).await?;
+    Ok(Ok(Page { user, row, view }))
+}
+
+/// Loads the page or returns the redirect that replaces it.
+macro_rules! page {
+    ($state:expr, $ob:expr, $session:expr, $here:expr) => {
+        match load(&$state, &$ob, &$session, $here).await? {
+            Ok(p) => p,
+            Err(redirect) => return Ok(redirect),
+        }
+    };
+}
+
+async fn list(
+    lists: &TenantLists,
+    row: &integration::Model,
+    kind: ListKind,
+) -> Result<std::sync::Arc<Vec<TenantRecord>>, ApiError> {
+    let t = svc::tenant(lists, row)?;
+    lists.list(&t, kind).await.map_err(svc::list_error)
+}
+
+/// Runs a step and redirects back to `back` with the outcome as a flash message.
+async fn run<F>(
+    session: &Session,
+    state: &AppState,
+    ob: &Onboarding,
+    lists: &TenantLists,
+    back: &str,
+    ok: &str,
+    op: F,
+) -> Result<HttpResponse, PageError>
+where
+    F: AsyncFnOnce(&Ctx<'_>) -> Result<(), ApiError>,
+{
+    let p = page!(state, ob, session, back);
+    let ctx = Ctx {
+        state,
+        lists,
+        catalog: &ob.catalog,
+        user: &p.user,
+        row: &p.row,
+    };
+    match op(&ctx).await {
+        Ok(()) => flash(session, true, ok),
+        Err(ApiError::Internal(detail)) => {
+            tracing::error!(error = %detail, "internal error");
+            flash(
+                session,
+                false,
+                "Something went wrong; the problem was logged. Try again.",
+            );
+        }
+        Err(e) => flash(session, false, svc::flash_text(&e)),
+    }
+    Ok(see_other(back))
+}
+
+fn parse_id(field: &str, v: &str) -> Result<i64, ApiError> {
+    v.trim()
+        .parse()
+        .map_err(|_| ApiError::field(field, format!("choose a {}", field.replace('_', " "))))
+}
+
+#[derive(Template)]
+#[template(path = "mappings/overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+}
+
+async fn overview(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+) -> Result<HttpResponse, PageError> {
+    let p = page!(state, ob, session, BASE);
+    Ok(render(
+        StatusCode::OK,
+        &OverviewPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, ""),
+            view: p.view,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "mappings/plans.html")]
+struct PlansPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+    membership_types: Vec<TenantRecord>,
+}
+
+async fn plans(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/plans");
+    let p = page!(state, ob, session, &here);
+    let all = list(&lists, &p.row, ListKind::MembershipTypes).await?;
+    Ok(render(
+        StatusCode::OK,
+        &PlansPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "plans"),
+            view: p.view,
+            membership_types: all.iter().filter(|r| r.active).cloned().collect(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct PlanForm {
+    plan: String,
+    membership_type_id: String,
+}
+
+async fn post_plan(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<PlanForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.0;
+    let back = format!("{BASE}/plans");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Plan mapping saved.",
+        async |c| {
+            let id = parse_id("membership_type_id", &f.membership_type_id)?;
+            c.set_plan(&f.plan, id).await
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct JobTypeQuery {
+    trade: Option<String>,
+    business_unit_id: Option<i64>,
+    q: Option<String>,
+    page: Option<usize>,
+}
+
+#[derive(Template)]
+#[template(path = "mappings/job_types.html")]
+struct JobTypesPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+    trade: Option<crate::mappings_service::TradeView>,
+    business_units: Vec<TenantRecord>,
+    business_unit_id: Option<i64>,
+    q: String,
+    job_types: Option<RecordPage>,
+}
+
+async fn job_types(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    query: web::Query<JobTypeQuery>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/job-types");
+    let p = page!(state, ob, session, &here);
+    let query = query.into_inner();
+    let trade = query
+        .trade
+        .as_deref()
+        .and_then(|t| p.view.trades.iter().find(|x| x.code == t))
+        .cloned();
+    let mut business_units = Vec::new();
+    let mut page = None;
+    if trade.is_some() {
+        let bus = list(&lists, &p.row, ListKind::BusinessUnits).await?;
+        business_units = bus.iter().filter(|r| r.active).cloned().collect();
+        if let Some(bu) = query.business_unit_id {
+            let jts = list(&lists, &p.row, ListKind::JobTypes).await?;
+            page = Some(search(
+                &jts,
+                &Filter {
+                    q: query.q.clone().unwrap_or_default(),
+                    business_unit_id: Some(bu),
+                    page: query.page.unwrap_or(1),
+                    page_size: 25,
+                    ..Filter::default()
+                },
+            ));
+        }
+    }
+    Ok(render(
+        StatusCode::OK,
+        &JobTypesPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "job-types"),
+            view: p.view,
+            trade,
+            business_units,
+            business_unit_id: query.business_unit_id,
+            q: query.q.unwrap_or_default(),
+            job_types: page,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct JobTypeForm {
+    trade: String,
+    /// A condition code, or `*` for every condition of the trade.
+    condition: String,
+    business_unit_id: String,
+    #[serde(default)]
+    job_type_id: String,
+}
+
+async fn post_job_type(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<JobTypeForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.0;
+    let back = format!("{BASE}/job-types");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Job type mapping saved.",
+        async |c| {
+            let bu = parse_id("business_unit_id", &f.business_unit_id)?;
+            let jt = parse_id("job_type", &f.job_type_id)?;
+            let condition = Some(f.condition.as_str()).filter(|c| *c != "*");
+            c.set_job_type(&f.trade, condition, bu, jt).await
+        },
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "mappings/name_step.html")]
+struct NameStepPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    heading: &'static str,
+    help: &'static str,
+    action: String,
+    current: Option<String>,
+    suggested: String,
+}
+
+async fn name_step(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    slug: &'static str,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/{slug}");
+    let p = page!(state, ob, session, &here);
+    let (heading, help, current, suggested) = if slug == "credit-field" {
+        (
+            "Comfort Credit custom field",
+            "Name the location custom field you created in ServiceTitan for Comfort Credits (Settings → Custom Fields → Location). We look it up in your tenant; capitals and spaces around the name do not matter.",
+            p.view.credit_field.as_ref().map(|c| c.name.clone()),
+            "Comfort Credits",
+        )
+    } else {
+        (
+            "Tag for members",
+            "Name the tag type we put on members' customers and jobs. We check it exists among your tenant's tag types and store its ID.",
+            p.view.tag_type.as_ref().map(|c| c.name.clone()),
+            "SmartAC.com",
+        )
+    };
+    Ok(render(
+        StatusCode::OK,
+        &NameStepPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, slug),
+            suggested: current.clone().unwrap_or_else(|| suggested.to_owned()),
+            heading,
+            help,
+            action: here,
+            current,
+        },
+    ))
+}
+
+async fn credit_field(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+) -> Result<HttpResponse, PageError> {
+    name_step(session, state, ob, "credit-field").await
+}
+
+async fn tag_type(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+) -> Result<HttpResponse, PageError> {
+    name_step(session, state, ob, "tag-type").await
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    name: String,
+}
+
+async fn post_credit_field(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<NameForm>,
+) -> Result<HttpResponse, PageError> {
+    let name = form.0.name;
+    let back = format!("{BASE}/credit-field");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Comfort Credit field found and saved.",
+        async |c| c.set_credit_field(&name).await,
+    )
+    .await
+}
+
+async fn post_tag_type(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<NameForm>,
+) -> Result<HttpResponse, PageError> {
+    let name = form.0.name;
+    let back = format!("{BASE}/tag-type");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Tag type found and saved.",
+        async |c| c.set_tag_type(&name).await,
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct SearchQuery {
+    q: Option<String>,
+    page: Option<usize>,
+}
+
+#[derive(Template)]
+#[template(path = "mappings/services.html")]
+struct ServicesPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+    q: String,
+    results: RecordPage,
+}
+
+async fn services(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/services");
+    let p = page!(state, ob, session, &here);
+    let all = list(&lists, &p.row, ListKind::Services).await?;
+    let q = query.q.clone().unwrap_or_default();
+    let results = search(
+        &all,
+        &Filter {
+            q: q.clone(),
+            page: query.page.unwrap_or(1),
+            page_size: 25,
+            ..Filter::default()
+        },
+    );
+    Ok(render(
+        StatusCode::OK,
+        &ServicesPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "services"),
+            view: p.view,
+            q,
+            results,
+        },
+    ))
+}
+
+/// Checked boxes arrive as `svc_<id>=on`.
+async fn post_add_services(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<HashMap<String, String>>,
+) -> Result<HttpResponse, PageError> {
+    let picked: Vec<i64> = form
+        .0
+        .keys()
+        .filter_map(|k| k.strip_prefix("svc_"))
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    let back = format!("{BASE}/services");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Eligible services saved.",
+        async |c| {
+            if picked.is_empty() {
+                return Err(ApiError::field(
+                    "service_ids",
+                    "tick at least one service to add",
+                ));
+            }
+            let current = svc::view(c.state, c.catalog, c.row).await?;
+            let mut ids: Vec<i64> = current.eligible_services.iter().map(|s| s.id).collect();
+            ids.extend(picked);
+            c.set_services(&ids).await
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    // A string: numbers do not survive the CSRF wrapper's `serde(flatten)`.
+    service_id: String,
+}
+
+async fn post_remove_service(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<RemoveForm>,
+) -> Result<HttpResponse, PageError> {
+    let raw = form.0.service_id;
+    let back = format!("{BASE}/services");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Service removed.",
+        async |c| {
+            let gone = parse_id("service_id", &raw)?;
+            let current = svc::view(c.state, c.catalog, c.row).await?;
+            let ids: Vec<i64> = current
+                .eligible_services
+                .iter()
+                .map(|s| s.id)
+                .filter(|id| *id != gone)
+                .collect();
+            c.set_services(&ids).await
+        },
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "mappings/campaign.html")]
+struct CampaignPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+    q: String,
+    campaigns: RecordPage,
+}
+
+async fn campaign(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/campaign");
+    let p = page!(state, ob, session, &here);
+    let all = list(&lists, &p.row, ListKind::Campaigns).await?;
+    let q = query.q.clone().unwrap_or_default();
+    let campaigns = search(
+        &all,
+        &Filter {
+            q: q.clone(),
+            page: query.page.unwrap_or(1),
+            page_size: 50,
+            ..Filter::default()
+        },
+    );
+    Ok(render(
+        StatusCode::OK,
+        &CampaignPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "campaign"),
+            view: p.view,
+            q,
+            campaigns,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct CampaignForm {
+    #[serde(default)]
+    campaign_id: String,
+}
+
+async fn post_campaign(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<CampaignForm>,
+) -> Result<HttpResponse, PageError> {
+    let raw = form.0.campaign_id;
+    let back = format!("{BASE}/campaign");
+    run(
+        &session,
+        &state,
+        &ob,
+        &lists,
+        &back,
+        "Campaign saved.",
+        async |c| c.set_campaign(parse_id("campaign", &raw)?).await,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "mappings/capacity.html")]
+struct CapacityPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    view: MappingsView,
+}
+
+async fn capacity(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/capacity");
+    let p = page!(state, ob, session, &here);
+    Ok(render(
+        StatusCode::OK,
+        &CapacityPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "capacity"),
+            view: p.view,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct CapacityForm {
+    enabled: Option<String>,
+    mode: Option<String>,
+}
+
+async fn post_capacity(
+    session: Session,
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    form: CsrfForm<CapacityForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.0;
+    let enabled = f.enabled.is_some();
+    let back = format!("{BASE}/capacity");
+    let ok = if enabled {
+        "Capacity endpoint answered; real-time capacity scheduling is on."
+    } else {
+        "Real-time capacity scheduling is off."
+    };
+    run(&session, &state, &ob, &lists, &back, ok, async |c| {
+        c.set_capacity(enabled, f.mode.as_deref()).await
+    })
+    .await
+}
