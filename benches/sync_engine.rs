@@ -11,6 +11,7 @@
 //!    commit to the task that wrote the balance finishing.
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use titanbridge::config::{Settings, random_key};
@@ -310,25 +311,28 @@ async fn latency(pg: Option<&str>) {
     let started = Instant::now();
     for s in 0..secs {
         let tick = Instant::now();
-        for (iid, pid, locs) in &e.tenants {
-            let txn = tasks::begin_write(db).await.expect("txn");
-            ledger::append(
-                &txn,
-                &ledger::NewEntry {
-                    partner_id: *pid,
-                    location_id: locs[0],
-                    amount: 1,
-                    reason: "bench".into(),
-                    source_key: format!("platform:bench-{s}-{}", locs[0]),
-                },
-            )
-            .await
-            .expect("ledger");
-            kinds::enqueue_credit(&txn, *iid, locs[0])
+        // Each tenant's event of this second, committed concurrently (as API requests are).
+        futures::stream::iter(e.tenants.iter())
+            .for_each_concurrent(32, |(iid, pid, locs)| async move {
+                let txn = tasks::begin_write(db).await.expect("txn");
+                ledger::append(
+                    &txn,
+                    &ledger::NewEntry {
+                        partner_id: *pid,
+                        location_id: locs[0],
+                        amount: 1,
+                        reason: "bench".into(),
+                        source_key: format!("platform:bench-{s}-{}", locs[0]),
+                    },
+                )
                 .await
-                .expect("enqueue");
-            txn.commit().await.expect("commit");
-        }
+                .expect("ledger");
+                kinds::enqueue_credit(&txn, *iid, locs[0])
+                    .await
+                    .expect("enqueue");
+                txn.commit().await.expect("commit");
+            })
+            .await;
         let spent = tick.elapsed();
         if spent < Duration::from_secs(1) {
             tokio::time::sleep(Duration::from_secs(1) - spent).await;
