@@ -341,7 +341,7 @@ async fn sigkilled_workers_under_faults_never_duplicate_and_converge() {
         let created_jobs = jobs.keys().filter(|(q, _)| *q == p).count() + 3;
         assert_eq!(
             snap.jobs.len(),
-            created_jobs + seeded_jobs(&w, p),
+            created_jobs + seeded_jobs(w, p),
             "tenant {p}: no duplicate jobs"
         );
         for (job, notes) in &snap.job_notes {
