@@ -71,6 +71,9 @@ pub async fn prepare_demo(mut settings: Settings) -> anyhow::Result<Demo> {
     let mail_dir = (settings.mail.transport == "file").then(|| settings.mail.file_dir.clone());
     let state = AppState::build(settings, true).await?;
     seed(&state).await?;
+    if state.settings.worker.embedded {
+        crate::startup::spawn_embedded_worker(state.clone());
+    }
     let app = Application::build(state).await?;
     let public_url = if app.state().settings.public_url == Settings::default().public_url {
         format!("http://127.0.0.1:{}", app.port())

@@ -49,6 +49,12 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// Run (or resume) the full sync of one integration, with a progress bar.
+    Backfill {
+        /// The integration's ID (shown in the ops console).
+        #[arg(long)]
+        integration: i64,
+    },
     /// Apply (or with --down, roll back) database migrations.
     Migrate {
         /// Roll back every migration.
@@ -83,6 +89,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { no_migrate } => {
             let migrate = settings.migrate_on_start && !no_migrate;
             let state = AppState::build(settings, migrate).await?;
+            if state.settings.worker.embedded {
+                titanbridge::startup::spawn_embedded_worker(state.clone());
+            }
             let app = Application::build(state).await?;
             tracing::info!(port = app.port(), "titanbridge listening");
             app.run_until_stopped().await?;
@@ -117,6 +126,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             };
             titanbridge::sync::run_worker(state, shutdown).await?;
+        }
+        Command::Backfill { integration } => {
+            let state = AppState::build(settings, true).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} backfill [{bar:40}] {pos}/{len} records ({percent}%) {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            titanbridge::sync::run_backfill(state, integration, |done, total| {
+                bar.set_length(total.max(done));
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            println!("backfill of integration {integration} complete");
         }
         Command::Migrate { down } => {
             let store = Store::connect(&settings.database_url, None).await?;

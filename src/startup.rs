@@ -33,6 +33,21 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
     pub secrets: SecretBox,
+    /// The process-wide ServiceTitan client: one token cache and one rate limiter per tenant,
+    /// shared by the pages, the booking API and the sync worker.
+    pub st: crate::servicetitan::ServiceTitan,
+}
+
+/// The ServiceTitan client for our application's settings.
+fn servicetitan_client(
+    s: &crate::config::ServiceTitanSettings,
+) -> crate::servicetitan::ServiceTitan {
+    let mut cfg =
+        crate::servicetitan::ClientConfig::new(s.app_key.clone(), s.application_guid.clone());
+    cfg.rate_limit_per_sec = s.rate_limit_per_sec;
+    cfg.request_timeout = std::time::Duration::from_secs(s.request_timeout_secs.max(1));
+    cfg.max_retries = 3;
+    crate::servicetitan::ServiceTitan::new(cfg)
 }
 
 impl AppState {
@@ -50,12 +65,24 @@ impl AppState {
             store.migrate().await?;
         }
         Ok(AppState {
+            st: servicetitan_client(&settings.servicetitan),
             settings: Arc::new(settings),
             store,
             metrics: Metrics::new(),
             secrets,
         })
     }
+}
+
+/// Runs the sync worker inside this process (single-process deployments and the demo). On
+/// SQLite keep to one worker per database; on PostgreSQL any number may run.
+pub fn spawn_embedded_worker(state: AppState) {
+    tokio::spawn(async move {
+        let never = std::future::pending::<()>();
+        if let Err(e) = crate::sync::run_worker(state, never).await {
+            tracing::error!(error = %e, "embedded sync worker stopped");
+        }
+    });
 }
 
 /// A bound, not yet running web server.
@@ -87,6 +114,7 @@ impl Application {
         let tenant_lists = web::Data::new(crate::tenant_lists::TenantLists::new(
             state.settings.clone(),
             state.secrets.clone(),
+            state.st.clone(),
             crate::tenant_lists::DEFAULT_TTL,
         ));
         let session_key = actix_web::cookie::Key::from(&state.settings.session_key_bytes()?);

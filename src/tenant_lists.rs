@@ -21,8 +21,7 @@ use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::domain::mapping::{CapacityMode, JobTypeTarget, Target};
 use crate::servicetitan::{
-    Active, CapacityRequest, ClientConfig, Credentials, Error, ListQuery, ServiceTitan,
-    TenantClient,
+    Active, CapacityRequest, Credentials, Error, ListQuery, ServiceTitan, TenantClient,
 };
 use crate::store::entities::integration;
 
@@ -267,16 +266,16 @@ pub struct Tenant {
 }
 
 impl TenantLists {
-    /// Builds the reader: its own ServiceTitan client (interactive: few retries, short
-    /// timeout) and an empty cache.
-    pub fn new(settings: Arc<Settings>, secrets: SecretBox, ttl: Duration) -> Self {
-        let st = &settings.servicetitan;
-        let mut cfg = ClientConfig::new(st.app_key.clone(), st.application_guid.clone());
-        cfg.rate_limit_per_sec = st.rate_limit_per_sec;
-        cfg.request_timeout = Duration::from_secs(st.request_timeout_secs.clamp(1, 20));
-        cfg.max_retries = 2;
+    /// Builds the reader over the process-wide client (its tenant clients retry less: a
+    /// person is waiting) and an empty cache.
+    pub fn new(
+        settings: Arc<Settings>,
+        secrets: SecretBox,
+        st: ServiceTitan,
+        ttl: Duration,
+    ) -> Self {
         Self {
-            st: ServiceTitan::new(cfg),
+            st,
             settings,
             secrets,
             ttl,
@@ -305,7 +304,7 @@ impl TenantLists {
             client_secret: secret,
         };
         Ok(Tenant {
-            client: self.st.tenant(env, tenant_id, creds),
+            client: self.st.tenant(env, tenant_id, creds).with_max_retries(2),
             key,
         })
     }

@@ -133,6 +133,7 @@ impl ServiceTitan {
             tenant_id,
             creds: Arc::new(creds),
             limiter,
+            max_retries: None,
         }
     }
 

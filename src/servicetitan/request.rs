@@ -22,6 +22,8 @@ pub struct TenantClient {
     pub(crate) tenant_id: i64,
     pub(crate) creds: Arc<Credentials>,
     pub(crate) limiter: Arc<governor::DefaultDirectRateLimiter>,
+    /// Overrides the client-wide retry count (interactive callers wait less).
+    pub(crate) max_retries: Option<usize>,
 }
 
 impl std::fmt::Debug for TenantClient {
@@ -65,7 +67,22 @@ fn backoff(max_retries: usize) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// Whether repeating a request that reached ServiceTitan cannot create a second record. Creates
+/// (POST) are not: after an ambiguous failure (5xx, timeout, lost response) the durable task
+/// that owns the create retries it, after looking up what it may already have created by
+/// `externalData` or a note marker. POSTs that only read (capacity) or set a tag are safe.
+fn replay_safe(method: &Method, path: &str) -> bool {
+    *method != Method::POST || path == super::paths::CAPACITY || path.contains("/tags/")
+}
+
 impl TenantClient {
+    /// The same client with its own retry count (e.g. 0 for a caller that retries through the
+    /// durable queue, 2 for a page the user waits on); limiter and tokens stay shared.
+    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = Some(max_retries);
+        self
+    }
+
     /// The ServiceTitan tenant ID in every path.
     pub fn tenant_id(&self) -> i64 {
         self.tenant_id
@@ -101,7 +118,8 @@ impl TenantClient {
             Some(b) => Some(serde_json::to_vec(b).map_err(|e| Error::Decode(e.to_string()))?),
             None => None,
         };
-        let mut delays = backoff(shared.cfg.max_retries);
+        let mut delays = backoff(self.max_retries.unwrap_or(shared.cfg.max_retries));
+        let replay_safe = replay_safe(&method, path);
         let mut refreshed = false;
         let mut attempt = 0u32;
         loop {
@@ -127,7 +145,15 @@ impl TenantClient {
                         .await;
                     continue;
                 }
-                Err(Attempt::Failed(err)) => err,
+                Err(Attempt::NotSent(err)) => err,
+                Err(Attempt::Failed(err)) => {
+                    let rejected_unprocessed = matches!(err, Error::RateLimited { .. });
+                    if !replay_safe && !rejected_unprocessed {
+                        tracing::debug!(tenant = self.tenant_id, module, path, error = %err, "create failed; not repeated here");
+                        return Err(err);
+                    }
+                    err
+                }
             };
             if !err.is_retryable() {
                 tracing::debug!(tenant = self.tenant_id, module, path, error = %err, "servicetitan call failed");
@@ -171,7 +197,7 @@ impl TenantClient {
                 Counters::bump(&shared.counters.token_requests)
             })
             .await
-            .map_err(Attempt::Failed)?;
+            .map_err(Attempt::NotSent)?;
         limiter::acquire(&self.limiter, &shared.counters.limiter_wait).await;
         Counters::bump(&shared.counters.calls);
         let mut req = shared
@@ -185,10 +211,15 @@ impl TenantClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(b.to_vec());
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| Attempt::Failed(Error::Unreachable(describe(&e))))?;
+        let resp = req.send().await.map_err(|e| {
+            let err = Error::Unreachable(describe(&e));
+            // A refused connection never reached ServiceTitan; anything else may have.
+            if e.is_connect() {
+                Attempt::NotSent(err)
+            } else {
+                Attempt::Failed(err)
+            }
+        })?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -264,6 +295,9 @@ pub(crate) fn decode<T: DeserializeOwned>(
 enum Attempt {
     /// A 401 with the token generation that was refused.
     Unauthorized(u64, Error),
+    /// Failed before the request reached ServiceTitan (token, connection refused).
+    NotSent(Error),
+    /// Failed after the request may have reached ServiceTitan.
     Failed(Error),
 }
 

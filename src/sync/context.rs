@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::Catalog;
-use crate::servicetitan::{ClientConfig, Credentials, Environment, ServiceTitan, TenantClient};
+use crate::servicetitan::{Credentials, Environment, ServiceTitan, TenantClient};
 use crate::startup::AppState;
 use crate::store::platform::Integration;
 
@@ -77,11 +77,6 @@ pub struct SyncContext {
 impl SyncContext {
     /// Builds the context: the ServiceTitan client from the settings and the catalogue.
     pub fn new(state: AppState, opts: WorkerOptions) -> Result<SyncContext, SyncError> {
-        let s = &state.settings.servicetitan;
-        let mut cfg = ClientConfig::new(s.app_key.clone(), s.application_guid.clone());
-        cfg.rate_limit_per_sec = s.rate_limit_per_sec;
-        cfg.request_timeout = Duration::from_secs(s.request_timeout_secs.max(1));
-        cfg.max_retries = 3;
         let catalog = if state.settings.mappings_dir.is_empty() {
             Catalog::embedded()
         } else {
@@ -89,7 +84,7 @@ impl SyncContext {
         }
         .map_err(|e| SyncError::Catalog(e.to_string()))?;
         Ok(SyncContext {
-            st: ServiceTitan::new(cfg),
+            st: state.st.clone(),
             catalog: Arc::new(catalog),
             opts,
             state,

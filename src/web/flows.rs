@@ -416,10 +416,15 @@ pub async fn submit_integration(
             integrations::apply(&txn, &complete, &Event::Activate, &actor, Patch::default())
                 .await
                 .map_err(apply_error)?;
+        // The first full sync: every member enrolled so far goes out; the worker starts the
+        // inbound backfill for every active integration.
+        crate::sync::kinds::enqueue_all_members(&txn, active.id, active.partner_id).await?;
         txn.commit().await.map_err(db_error)?;
         return Ok(active);
     }
-    simple(&state.store, row, Event::Activate, &actor).await
+    let active = simple(&state.store, row, Event::Activate, &actor).await?;
+    crate::sync::kinds::enqueue_all_members(state.store.db(), active.id, active.partner_id).await?;
+    Ok(active)
 }
 
 impl Onboarding {
