@@ -190,7 +190,7 @@ impl Settings {
         }
         fig = fig.merge(
             Env::prefixed("TITANBRIDGE_")
-                .ignore(&["CONFIG"])
+                .ignore(&["CONFIG", "NEW_PASSWORD"])
                 .split("__")
                 .lowercase(true),
         );

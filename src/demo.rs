@@ -169,6 +169,20 @@ pub async fn run_demo(settings: Settings) -> anyhow::Result<()> {
         "                  Client ID {} / Client Secret {} (Tenant ID {})",
         demo.tenant.client_id, demo.tenant.client_secret, demo.tenant.tenant_id
     );
+    if let Some(acme) = partners::find_by_slug(&demo.app.state().store, "acme").await? {
+        let token = partners::rotate_api_token(&demo.app.state().store, acme.id).await?;
+        println!("  Platform API    bearer token for Acme (new each start): {token}");
+        println!(
+            "                  once the integration is active, enrol a member (README: Platform API):"
+        );
+        println!(
+            r#"                  curl -X PUT {url}/api/v1/platform/members/m-1 -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{"first_name":"Pat","last_name":"Lee","plan_code":"plus","locations":[{{"id":"home","street":"1 Elm St","city":"Austin","state":"TX","zip":"78701"}}]}}'"#
+        );
+        println!(
+            "  Sandbox admin   {}/_sandbox/tenants/{} shows what landed in \"ServiceTitan\"",
+            demo.sandbox.base_url, demo.tenant.tenant_id
+        );
+    }
     println!("\nPress Ctrl-C to stop.");
     demo.app.run_until_stopped().await?;
     demo.sandbox.stop().await;

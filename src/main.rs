@@ -55,12 +55,129 @@ enum Command {
         #[arg(long)]
         integration: i64,
     },
+    /// Accounts: create partners and users, issue platform API tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Apply (or with --down, roll back) database migrations.
     Migrate {
         /// Roll back every migration.
         #[arg(long)]
         down: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a partner (a contractor company).
+    CreatePartner {
+        #[arg(long)]
+        name: String,
+        /// Short unique name, e.g. `acme`.
+        #[arg(long)]
+        slug: String,
+    },
+    /// Create a user. The password is read from TITANBRIDGE_NEW_PASSWORD or the first line of stdin.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// `ops` or `partner-admin`.
+        #[arg(long)]
+        role: String,
+        /// The partner's slug (partner admins only).
+        #[arg(long)]
+        partner: Option<String>,
+    },
+    /// Issue (or replace) a partner's platform API bearer token; printed once.
+    IssueApiToken {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+    },
+}
+
+async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<()> {
+    use titanbridge::store::{partners, users};
+    let store = Store::connect(&settings.database_url, None).await?;
+    store.migrate().await?;
+    let partner_by_slug = |slug: String| {
+        let store = store.clone();
+        async move {
+            partners::find_by_slug(&store, &slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no partner with slug '{slug}'"))
+        }
+    };
+    match cmd {
+        AdminCommand::CreatePartner { name, slug } => {
+            if partners::find_by_slug(&store, &slug).await?.is_some() {
+                anyhow::bail!("a partner with slug '{slug}' already exists");
+            }
+            let p = partners::create(&store, name.trim(), slug.trim()).await?;
+            println!("partner {} created (slug {})", p.id, p.slug);
+        }
+        AdminCommand::CreateUser {
+            email,
+            name,
+            role,
+            partner,
+        } => {
+            let email = titanbridge::domain::ids::Email::parse(&email)
+                .map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let (role, partner_id) = match (role.as_str(), partner) {
+                ("ops", None) => (users::Role::Ops, None),
+                ("ops", Some(_)) => anyhow::bail!("--partner is only for partner admins"),
+                ("partner-admin", Some(slug)) => (
+                    users::Role::PartnerAdmin,
+                    Some(partner_by_slug(slug).await?.id),
+                ),
+                ("partner-admin", None) => {
+                    anyhow::bail!("--partner is required for partner admins")
+                }
+                (other, _) => anyhow::bail!("--role: '{other}' is not ops or partner-admin"),
+            };
+            let password = match std::env::var("TITANBRIDGE_NEW_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            if password.chars().count() < 12 {
+                anyhow::bail!("password: use at least 12 characters");
+            }
+            if users::find_by_email(&store, email.as_str())
+                .await?
+                .is_some()
+            {
+                anyhow::bail!("a user with email {} already exists", email.as_str());
+            }
+            let u = users::create(
+                &store,
+                users::NewUser {
+                    partner_id,
+                    email: email.as_str(),
+                    name: name.trim(),
+                    role,
+                    password: &secrecy::SecretString::from(password),
+                },
+            )
+            .await?;
+            println!("user {} created ({})", u.id, u.role);
+        }
+        AdminCommand::IssueApiToken { partner } => {
+            let p = partner_by_slug(partner).await?;
+            let token = partners::rotate_api_token(&store, p.id).await?;
+            println!("{token}");
+            eprintln!(
+                "platform API token for {} (shown once; the old one no longer works)",
+                p.slug
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -145,6 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish();
             println!("backfill of integration {integration} complete");
         }
+        Command::Admin(cmd) => admin(settings, cmd).await?,
         Command::Migrate { down } => {
             let store = Store::connect(&settings.database_url, None).await?;
             if down {

@@ -192,3 +192,106 @@ fn unreachable_database_fails_with_one_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("secretpw"), "password leaked: {stderr}");
 }
+
+#[tokio::test]
+async fn admin_commands_create_accounts_and_issue_a_working_api_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("admin.db").display()
+    );
+    let env = [("TITANBRIDGE_DATABASE_URL", url.as_str())];
+    let out = run_binary(
+        &env,
+        &[
+            "admin",
+            "create-partner",
+            "--name",
+            "Acme Heating",
+            "--slug",
+            "acme",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_binary(
+        &[
+            ("TITANBRIDGE_DATABASE_URL", url.as_str()),
+            ("TITANBRIDGE_NEW_PASSWORD", "a-long-enough-password"),
+        ],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "Ann@Acme.example",
+            "--name",
+            "Ann",
+            "--role",
+            "partner-admin",
+            "--partner",
+            "acme",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A partner admin without a partner, and a short password, are refused with one line.
+    let out = run_binary(
+        &[
+            ("TITANBRIDGE_DATABASE_URL", url.as_str()),
+            ("TITANBRIDGE_NEW_PASSWORD", "a-long-enough-password"),
+        ],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "b@acme.example",
+            "--name",
+            "B",
+            "--role",
+            "partner-admin",
+        ],
+    );
+    assert_one_line_failure(&out, "--partner is required");
+    let out = run_binary(
+        &[
+            ("TITANBRIDGE_DATABASE_URL", url.as_str()),
+            ("TITANBRIDGE_NEW_PASSWORD", "short"),
+        ],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "c@x.example",
+            "--name",
+            "C",
+            "--role",
+            "ops",
+        ],
+    );
+    assert_one_line_failure(&out, "at least 12 characters");
+    let out = run_binary(&env, &["admin", "issue-api-token", "--partner", "acme"]);
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("tbp_") && token.len() > 40, "{token}");
+    let store = titanbridge::store::Store::connect(&url, None)
+        .await
+        .unwrap();
+    let hash = titanbridge::crypto::sha256_hex(&token);
+    let partner = titanbridge::store::platform::partner_by_token_hash(store.db(), &hash)
+        .await
+        .unwrap()
+        .expect("the token identifies the partner");
+    assert_eq!(partner.slug, "acme");
+    let user = titanbridge::store::users::find_by_email(&store, "ann@acme.example")
+        .await
+        .unwrap()
+        .expect("email stored lowercased");
+    assert_eq!(user.role, "partner_admin");
+    assert_eq!(user.partner_id, Some(partner.id));
+}

@@ -32,3 +32,23 @@ pub async fn list(store: &Store) -> StoreResult<Vec<partner::Model>> {
         .all(store.db())
         .await?)
 }
+
+/// The partner with `slug`, if any.
+pub async fn find_by_slug(store: &Store, slug: &str) -> StoreResult<Option<partner::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(partner::Entity::find()
+        .filter(partner::Column::Slug.eq(slug))
+        .one(store.db())
+        .await?)
+}
+
+/// Issues a new platform API bearer token for the partner, replacing any earlier one. Only its
+/// SHA-256 is stored; the token is returned once to be handed to the platform.
+pub async fn rotate_api_token(store: &Store, partner_id: i64) -> StoreResult<String> {
+    let row = get(store.db(), partner_id).await?;
+    let token = format!("tbp_{}", crate::crypto::random_token());
+    let mut active: partner::ActiveModel = row.into();
+    active.api_token_hash = Set(Some(crate::crypto::sha256_hex(&token)));
+    active.update(store.db()).await?;
+    Ok(token)
+}
