@@ -9,9 +9,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && rm -rf /var/lib/apt/lists/* && useradd --system --uid 10001 titanbridge
 WORKDIR /app
 COPY --from=build /src/target/release/titanbridge /usr/local/bin/titanbridge
+# Templates and the stylesheet are compiled into the binary; the catalogues stay editable.
 COPY mappings ./mappings
-COPY templates ./templates
-COPY static ./static
 USER titanbridge
 ENV TITANBRIDGE_BIND=0.0.0.0:8080 TITANBRIDGE_MAPPINGS_DIR=/app/mappings TITANBRIDGE_LOG_FORMAT=json
 EXPOSE 8080
