@@ -193,7 +193,7 @@ async fn start() -> (World, SmtpSink, String) {
 #[tokio::test]
 async fn onboarding_happy_path_in_chromium() {
     ensure_chromium();
-    let (_w, sink, base) = start().await;
+    let (w, sink, base) = start().await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let mut shots = Shots::new();
@@ -276,8 +276,60 @@ async fn onboarding_happy_path_in_chromium() {
     let state = text_of(&c, "#state").await;
     assert_eq!(state, "Active");
     shots.take(&c, "partner-active").await;
+    sign_out(&c).await;
+
+    // Ops see the live integration's sync card; a dead task gets its Retry button.
+    ops_sync_card(&w, &c, &base, &mut shots).await;
 
     let _ = c.close().await;
+}
+
+async fn ops_sync_card(w: &World, c: &Client, base: &str, shots: &mut Shots) {
+    use titanbridge::store::tasks::{self, ClaimRequest, NewTask};
+    let db = w.app.state.store.db();
+    let iid = titanbridge::store::integrations::list(&w.app.state.store, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.partner_id == w.partner_a)
+        .expect("partner A's integration")
+        .id;
+    let id = tasks::enqueue(
+        db,
+        NewTask::now(
+            iid,
+            "credit_balance",
+            serde_json::json!({"location_id": 1}),
+            Some("browser-dead".into()),
+        ),
+    )
+    .await
+    .unwrap()
+    .id();
+    let req = ClaimRequest {
+        owner: "browser",
+        limit: 100,
+        lease_ms: 60_000,
+        per_integration: 100,
+    };
+    tasks::claim(db, &req).await.unwrap();
+    let msg = "ServiceTitan returned 400: Location 812 is inactive";
+    tasks::fail(db, id, "browser", msg, None).await.unwrap();
+
+    sign_in(c, base, OPS).await;
+    c.wait().for_element(Locator::Css("#queue")).await.unwrap();
+    c.goto(&format!("{base}/ops/integrations/{iid}"))
+        .await
+        .unwrap();
+    let dead = text_of(c, "#dead-tasks").await;
+    assert!(dead.contains(msg), "{dead}");
+    shots.take(c, "ops-sync").await;
+    submit(c, &format!("#retry-{id}")).await;
+    saved(c, &format!("Task {id} is queued again.")).await;
+    assert_eq!(
+        tasks::get(db, id).await.unwrap().unwrap().state,
+        tasks::state::PENDING
+    );
 }
 
 async fn select(c: &Client, css: &str, value: &str) {

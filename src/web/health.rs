@@ -23,9 +23,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. The `sync_*` gauges are refreshed from the queue first (one
+/// grouped query), so they match the ops console; if that fails the last values are served.
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = crate::sync::ops::refresh_metrics(&state).await {
+        tracing::warn!(error = %e, "sync gauges not refreshed");
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

@@ -6,6 +6,7 @@ pub mod ops;
 pub mod partner;
 pub mod setup;
 pub mod signin;
+pub mod sync_view;
 
 use actix_session::Session;
 use actix_web::http::StatusCode;

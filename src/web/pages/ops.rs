@@ -6,11 +6,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::sync_view::{self, SyncCard, SyncCell};
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::domain::onboarding::{Event, EventKind, IntegrationState};
 use crate::startup::AppState;
 use crate::store::users::Role;
-use crate::store::{integrations, outbox};
+use crate::store::{integrations, outbox, tasks};
 use crate::web::ApiError;
 use crate::web::api::onboarding::{EmailView, IntegrationView, view};
 use crate::web::auth::SessionUser;
@@ -29,6 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/ops/integrations/{id}/resend-setup-link",
             web::post().to(resend),
         )
+        .route(
+            "/ops/integrations/{id}/tasks/{task_id}/retry",
+            web::post().to(retry_task),
+        )
         .route("/ops/emails/{id}/retry", web::post().to(retry_email));
 }
 
@@ -37,8 +42,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct ConsolePage {
     layout: Layout,
     pending: Vec<IntegrationView>,
-    all: Vec<IntegrationView>,
+    all: Vec<ConsoleRow>,
     emails: Vec<EmailView>,
+}
+
+/// One integration in the console list with its sync column.
+struct ConsoleRow {
+    i: IntegrationView,
+    sync: SyncCell,
 }
 
 #[derive(Template)]
@@ -52,6 +63,7 @@ struct DetailPage {
     can_suspend: bool,
     can_resume: bool,
     can_resend: bool,
+    sync: SyncCard,
 }
 
 fn ops(session: &Session, here: &str) -> Result<SessionUser, PageError> {
@@ -62,15 +74,19 @@ async fn console(session: Session, state: web::Data<AppState>) -> Result<HttpRes
     ops(&session, "/ops")?;
     let mut pending = Vec::new();
     let mut all = Vec::new();
-    for row in integrations::list(&state.store, None)
+    let rows = integrations::list(&state.store, None)
         .await
-        .map_err(ApiError::from)?
-    {
+        .map_err(ApiError::from)?;
+    let mut cells = sync_view::cells(&state, &rows)
+        .await
+        .map_err(ApiError::from)?;
+    for row in rows {
+        let sync = cells.remove(&row.id).unwrap_or_default();
         let v = view(&state, row).await?;
         if v.state == IntegrationState::PendingApproval.as_str() {
             pending.push(v.clone());
         }
-        all.push(v);
+        all.push(ConsoleRow { i: v, sync });
     }
     let emails = outbox::recent(&state.store, 20)
         .await
@@ -106,6 +122,7 @@ async fn detail(
         .into_iter()
         .map(EmailView::from)
         .collect();
+    let sync = SyncCard::load(&state, &row).await.map_err(ApiError::from)?;
     let v = view(&state, row).await?;
     Ok(render(
         StatusCode::OK,
@@ -118,6 +135,7 @@ async fn detail(
             can_suspend: allowed.contains(&EventKind::Suspend),
             can_resume: allowed.contains(&EventKind::Resume),
             can_resend: st == IntegrationState::Approved,
+            sync,
         },
     ))
 }
@@ -236,6 +254,49 @@ async fn resend(
         *id,
         r,
         "A new Continue Setup link is on its way.",
+    ))
+}
+
+/// Path of the dead-task retry form.
+#[derive(Deserialize)]
+struct TaskPath {
+    id: i64,
+    task_id: i64,
+}
+
+/// The Sync card's Retry button: puts a dead task of this integration back in the queue.
+async fn retry_task(
+    session: Session,
+    state: web::Data<AppState>,
+    path: web::Path<TaskPath>,
+    _f: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let user = ops(&session, "/ops")?;
+    let TaskPath { id, task_id } = path.into_inner();
+    let db = state.store.db();
+    let task = tasks::get(db, task_id)
+        .await
+        .map_err(ApiError::from)?
+        .filter(|t| t.integration_id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("task {task_id}")))?;
+    let r = match tasks::retry_dead(db, task_id)
+        .await
+        .map_err(ApiError::from)?
+    {
+        true => {
+            tracing::info!(task_id, integration_id = id, by = %user.email, "dead task retried");
+            Ok(())
+        }
+        false => Err(ApiError::Conflict {
+            message: format!("task {task_id} is {} and cannot be retried", task.state),
+            allowed: vec![],
+        }),
+    };
+    Ok(back(
+        &session,
+        id,
+        r,
+        &format!("Task {task_id} is queued again."),
     ))
 }
 

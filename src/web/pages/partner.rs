@@ -6,6 +6,7 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::sync_view::PartnerSync;
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::domain::onboarding::{Event, IntegrationState};
 use crate::startup::AppState;
@@ -112,6 +113,7 @@ struct IntegrationPage {
     steps: Vec<Step>,
     state_label: &'static str,
     missing: Vec<String>,
+    sync: PartnerSync,
 }
 
 #[derive(Template)]
@@ -149,6 +151,9 @@ async fn show(
     } else {
         vec![]
     };
+    let sync = PartnerSync::load(&state, &row)
+        .await
+        .map_err(ApiError::from)?;
     let view = view(&state, row).await?;
     Ok(render(
         StatusCode::OK,
@@ -158,6 +163,7 @@ async fn show(
             steps: steps(st),
             state_label: label(st),
             missing,
+            sync,
         },
     ))
 }
