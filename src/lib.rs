@@ -22,5 +22,6 @@ pub mod startup;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod tenant_client;
 pub mod tenant_lists;
 pub mod web;

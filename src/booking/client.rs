@@ -2,7 +2,7 @@
 //! limiter) with no automatic retries, so a job create is never repeated blindly (a retry first
 //! looks the job up by `externalData`).
 use super::BookingError;
-use crate::servicetitan::{Credentials, TenantClient};
+use crate::servicetitan::TenantClient;
 use crate::startup::AppState;
 use crate::store::platform::Integration;
 
@@ -17,34 +17,8 @@ impl Clients {
         state: &AppState,
         integration: &Integration,
     ) -> Result<TenantClient, BookingError> {
-        let missing = |what: &str| {
-            BookingError::Permanent(format!("integration {} has no {what}", integration.id))
-        };
-        let tenant = integration.tenant_id.ok_or_else(|| missing("tenant ID"))?;
-        let client_id = integration
-            .client_id
-            .clone()
-            .ok_or_else(|| missing("Client ID"))?;
-        let sealed = integration
-            .client_secret_enc
-            .as_deref()
-            .ok_or_else(|| missing("Client Secret"))?;
-        let secret = state
-            .secrets
-            .open(sealed)
-            .map_err(|e| BookingError::Permanent(format!("Client Secret: {e}")))?;
-        let env = crate::sync::environment_for(state, integration)
-            .map_err(|e| BookingError::Permanent(e.to_string()))?;
-        Ok(state
-            .st
-            .tenant(
-                env,
-                tenant,
-                Credentials {
-                    client_id,
-                    client_secret: secret,
-                },
-            )
-            .with_max_retries(0))
+        crate::tenant_client::tenant_client(state, integration)
+            .map(|c| c.with_max_retries(0))
+            .map_err(|e| BookingError::Permanent(e.to_string()))
     }
 }

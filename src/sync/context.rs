@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::Catalog;
-use crate::servicetitan::{Credentials, Environment, ServiceTitan, TenantClient};
+use crate::servicetitan::{Environment, ServiceTitan, TenantClient};
 use crate::startup::AppState;
 use crate::store::platform::Integration;
 
@@ -92,31 +92,17 @@ impl SyncContext {
     }
 }
 
-/// The ServiceTitan environment an integration talks to. `sandbox` and `custom` use the base
-/// URLs in `settings.servicetitan` (the built-in sandbox, or any other pair).
+/// The ServiceTitan environment an integration talks to (see [`crate::tenant_client`]).
 pub fn environment_for(
     state: &AppState,
     integration: &Integration,
 ) -> Result<Environment, SyncError> {
-    let s = &state.settings.servicetitan;
-    match integration.environment.as_str() {
-        "production" => Ok(Environment::Production),
-        "integration" => Ok(Environment::Integration),
-        "sandbox" | "custom" if !s.api_url.is_empty() => Ok(Environment::Custom {
-            auth_url: if s.auth_url.is_empty() {
-                s.api_url.clone()
-            } else {
-                s.auth_url.clone()
-            },
-            api_url: s.api_url.clone(),
-        }),
-        other => Err(SyncError::Integration {
+    crate::tenant_client::environment(&state.settings, &integration.environment).map_err(|e| {
+        SyncError::Integration {
             id: integration.id,
-            reason: format!(
-                "environment '{other}' needs servicetitan.api_url (and auth_url) in the settings"
-            ),
-        }),
-    }
+            reason: e.to_string(),
+        }
+    })
 }
 
 /// A tenant client for an integration (its tenant, Client ID and decrypted secret).
@@ -124,31 +110,6 @@ pub fn client_for(
     ctx: &SyncContext,
     integration: &Integration,
 ) -> Result<TenantClient, HandlerError> {
-    let missing = |what: &str| {
-        HandlerError::Permanent(format!("integration {} has no {what}", integration.id))
-    };
-    let tenant = integration.tenant_id.ok_or_else(|| missing("tenant ID"))?;
-    let client_id = integration
-        .client_id
-        .clone()
-        .ok_or_else(|| missing("Client ID"))?;
-    let sealed = integration
-        .client_secret_enc
-        .as_deref()
-        .ok_or_else(|| missing("Client Secret"))?;
-    let secret = ctx
-        .state
-        .secrets
-        .open(sealed)
-        .map_err(|e| HandlerError::Permanent(format!("Client Secret: {e}")))?;
-    let env = environment_for(&ctx.state, integration)
-        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-    Ok(ctx.st.tenant(
-        env,
-        tenant,
-        Credentials {
-            client_id,
-            client_secret: secret,
-        },
-    ))
+    crate::tenant_client::tenant_client(&ctx.state, integration)
+        .map_err(|e| HandlerError::Permanent(e.to_string()))
 }

@@ -25,26 +25,10 @@ pub enum VerifyFailure {
     Other(String),
 }
 
-/// The ServiceTitan environment an integration lives in. `sandbox` and `custom` use the
-/// configured `servicetitan.auth_url` / `api_url` (the demo and tests point them at the
-/// built-in sandbox).
+/// The ServiceTitan environment an integration lives in (see [`crate::tenant_client`]).
 pub fn environment(settings: &Settings, stored: &str) -> Result<Environment, VerifyFailure> {
-    match stored {
-        "production" => Ok(Environment::Production),
-        "integration" => Ok(Environment::Integration),
-        _ => {
-            let st = &settings.servicetitan;
-            if st.api_url.is_empty() || st.auth_url.is_empty() {
-                return Err(VerifyFailure::Other(format!(
-                    "environment '{stored}' needs servicetitan.auth_url and servicetitan.api_url"
-                )));
-            }
-            Ok(Environment::Custom {
-                auth_url: st.auth_url.clone(),
-                api_url: st.api_url.clone(),
-            })
-        }
-    }
+    crate::tenant_client::environment(settings, stored)
+        .map_err(|e| VerifyFailure::Other(e.to_string()))
 }
 
 /// Checks credentials for `tenant_id` in the integration's `environment`: a fresh client (no
