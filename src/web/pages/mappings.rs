@@ -134,6 +134,28 @@ async fn list(
     lists.list(&t, kind).await.map_err(svc::list_error)
 }
 
+/// One page of a tenant list matching the search box, and the search text.
+async fn searched(
+    lists: &TenantLists,
+    row: &integration::Model,
+    kind: ListKind,
+    query: &SearchQuery,
+    page_size: usize,
+) -> Result<(String, RecordPage), ApiError> {
+    let all = list(lists, row, kind).await?;
+    let q = query.q.clone().unwrap_or_default();
+    let page = search(
+        &all,
+        &Filter {
+            q: q.clone(),
+            page: query.page.unwrap_or(1),
+            page_size,
+            ..Filter::default()
+        },
+    );
+    Ok((q, page))
+}
+
 /// Runs a step and redirects back to `back` with the outcome as a flash message.
 async fn run<F>(
     session: &Session,
@@ -502,17 +524,7 @@ async fn services(
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/services");
     let p = page!(state, ob, session, &here);
-    let all = list(&lists, &p.row, ListKind::Services).await?;
-    let q = query.q.clone().unwrap_or_default();
-    let results = search(
-        &all,
-        &Filter {
-            q: q.clone(),
-            page: query.page.unwrap_or(1),
-            page_size: 25,
-            ..Filter::default()
-        },
-    );
+    let (q, results) = searched(&lists, &p.row, ListKind::Services, &query, 25).await?;
     Ok(render(
         StatusCode::OK,
         &ServicesPage {
@@ -619,17 +631,7 @@ async fn campaign(
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/campaign");
     let p = page!(state, ob, session, &here);
-    let all = list(&lists, &p.row, ListKind::Campaigns).await?;
-    let q = query.q.clone().unwrap_or_default();
-    let campaigns = search(
-        &all,
-        &Filter {
-            q: q.clone(),
-            page: query.page.unwrap_or(1),
-            page_size: 50,
-            ..Filter::default()
-        },
-    );
+    let (q, campaigns) = searched(&lists, &p.row, ListKind::Campaigns, &query, 50).await?;
     Ok(render(
         StatusCode::OK,
         &CampaignPage {
