@@ -104,6 +104,10 @@ pub struct WorkerSettings {
     pub lease_secs: i64,
     /// Seconds between inbound polls per integration.
     pub poll_interval_secs: u64,
+    /// First retry delay ceiling in milliseconds (doubles per attempt, full jitter).
+    pub backoff_base_ms: u64,
+    /// Largest retry delay in seconds.
+    pub backoff_cap_secs: u64,
     /// Run the worker inside `serve` (single-process deployments and the demo).
     pub embedded: bool,
 }
@@ -143,6 +147,8 @@ impl Default for Settings {
                 max_attempts: 10,
                 lease_secs: 60,
                 poll_interval_secs: 30,
+                backoff_base_ms: 500,
+                backoff_cap_secs: 300,
                 embedded: true,
             },
         }
@@ -280,6 +286,14 @@ impl Settings {
             .map_err(|e| invalid("mail.from", format!("'{}': {e}", self.mail.from)))?;
         if self.worker.concurrency == 0 {
             return Err(invalid("worker.concurrency", "must be at least 1"));
+        }
+        if self.worker.backoff_base_ms == 0
+            || self.worker.backoff_cap_secs.saturating_mul(1000) < self.worker.backoff_base_ms
+        {
+            return Err(invalid(
+                "worker.backoff_cap_secs",
+                "must be at least worker.backoff_base_ms (and the base above 0)",
+            ));
         }
         if self.worker.max_attempts < 1 {
             return Err(invalid("worker.max_attempts", "must be at least 1"));
