@@ -808,3 +808,18 @@ async fn demo_seeds_users_that_can_sign_in_and_reach_the_sandbox() {
     let again = demo::prepare_demo(settings).await.unwrap();
     assert!(again.sandbox.base_url.starts_with("http://127.0.0.1:"));
 }
+
+#[tokio::test]
+async fn setup_link_tokens_stay_out_of_request_logs() {
+    let logs = captured_logs();
+    let w = world(|_| {}).await;
+    let token = "forgedTokenValue1234567890abcdef";
+    let mut anon = Client::new(&w.app.address);
+    anon.get(&format!("/setup/continue?token={token}")).await;
+    let text = String::from_utf8_lossy(&logs.0.lock()).into_owned();
+    assert!(
+        text.contains("/setup/continue") && text.contains("request finished"),
+        "the request was logged: {text}"
+    );
+    assert!(!text.contains(token), "the setup token reached the logs");
+}
