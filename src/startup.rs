@@ -36,6 +36,9 @@ pub struct AppState {
     /// The process-wide ServiceTitan client: one token cache and one rate limiter per tenant,
     /// shared by the pages, the booking API and the sync worker.
     pub st: crate::servicetitan::ServiceTitan,
+    /// The catalogues from `mappings/` (plans, trades, reminder templates), loaded and validated
+    /// once at start: a broken file stops start-up with file, line and reason.
+    pub catalog: Arc<crate::catalog::Catalog>,
 }
 
 /// The ServiceTitan client for our application's settings.
@@ -60,12 +63,22 @@ impl AppState {
                 reason: e.to_string(),
             }
         })?;
+        let catalog = if settings.mappings_dir.is_empty() {
+            crate::catalog::Catalog::embedded()
+        } else {
+            crate::catalog::Catalog::load(std::path::Path::new(&settings.mappings_dir))
+        }
+        .map_err(|e| ConfigError::Invalid {
+            setting: "mappings_dir".into(),
+            reason: e.to_string(),
+        })?;
         let store = Store::connect(&settings.database_url, None).await?;
         if migrate {
             store.migrate().await?;
         }
         Ok(AppState {
             st: servicetitan_client(&settings.servicetitan),
+            catalog: Arc::new(catalog),
             settings: Arc::new(settings),
             store,
             metrics: Metrics::new(),

@@ -295,3 +295,32 @@ async fn admin_commands_create_accounts_and_issue_a_working_api_token() {
     assert_eq!(user.role, "partner_admin");
     assert_eq!(user.partner_id, Some(partner.id));
 }
+
+#[test]
+fn a_broken_catalogue_stops_start_up_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["plans.toml", "trades.toml", "reminders.toml"] {
+        std::fs::copy(format!("mappings/{f}"), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("plans.toml"),
+        "[[plan]]\ncode = \"basic\"\nname = \n",
+    )
+    .unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
+    let key = titanbridge::config::random_key(32);
+    let session = titanbridge::config::random_key(64);
+    let out = run_binary(
+        &[
+            ("TITANBRIDGE_DATABASE_URL", &db),
+            ("TITANBRIDGE_BIND", "127.0.0.1:0"),
+            ("TITANBRIDGE_ENCRYPTION_KEY", &key),
+            ("TITANBRIDGE_SESSION_KEY", &session),
+            ("TITANBRIDGE_MAPPINGS_DIR", dir.path().to_str().unwrap()),
+        ],
+        &["serve"],
+    );
+    assert_one_line_failure(&out, "setting mappings_dir");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("plans.toml:3"), "{stderr}");
+}

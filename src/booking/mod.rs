@@ -29,7 +29,6 @@ pub use error::BookingError;
 pub use flow::{Attempted, Mode};
 pub use locks::KeyedLocks;
 
-use crate::catalog::Catalog;
 use crate::domain::booking::Slot;
 use crate::startup::AppState;
 use crate::store::bookings::{self, Booking};
@@ -178,23 +177,9 @@ async fn settle(state: &AppState, booking_id: i64, r: &Result<Attempted, Booking
     }
 }
 
-/// The catalogue (trade and condition codes and labels).
-pub fn catalog(state: &AppState) -> Option<&'static Catalog> {
-    static CATALOG: OnceLock<Option<Catalog>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| {
-            if state.settings.mappings_dir.is_empty() {
-                Catalog::embedded().ok()
-            } else {
-                Catalog::load(std::path::Path::new(&state.settings.mappings_dir)).ok()
-            }
-        })
-        .as_ref()
-}
-
 /// Labels of a trade and condition (the codes when unknown).
 pub fn labels(state: &AppState, trade: &str, condition: &str) -> (String, String) {
-    let t = catalog(state).and_then(|c| c.trade(trade));
+    let t = state.catalog.trade(trade);
     let c = t.and_then(|t| t.condition(condition));
     (
         t.map_or_else(|| trade.to_owned(), |t| t.label.clone()),

@@ -77,15 +77,9 @@ pub struct SyncContext {
 impl SyncContext {
     /// Builds the context: the ServiceTitan client from the settings and the catalogue.
     pub fn new(state: AppState, opts: WorkerOptions) -> Result<SyncContext, SyncError> {
-        let catalog = if state.settings.mappings_dir.is_empty() {
-            Catalog::embedded()
-        } else {
-            Catalog::load(std::path::Path::new(&state.settings.mappings_dir))
-        }
-        .map_err(|e| SyncError::Catalog(e.to_string()))?;
         Ok(SyncContext {
             st: state.st.clone(),
-            catalog: Arc::new(catalog),
+            catalog: state.catalog.clone(),
             opts,
             state,
         })

@@ -436,15 +436,9 @@ impl Onboarding {
         };
         let mailer = crate::mail::Mailer::from_settings(&state.settings.mail)
             .map_err(|e| invalid("mail", e.to_string()))?;
-        let catalog = if state.settings.mappings_dir.is_empty() {
-            Catalog::embedded()
-        } else {
-            Catalog::load(std::path::Path::new(&state.settings.mappings_dir))
-        }
-        .map_err(|e| invalid("mappings_dir", e.to_string()))?;
         Ok(Onboarding {
             outbox: Outbox::new(state.store.clone(), mailer),
-            catalog: Arc::new(catalog),
+            catalog: state.catalog.clone(),
             limiter: SignInLimiter::default(),
         })
     }

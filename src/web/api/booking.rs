@@ -102,9 +102,7 @@ async fn active_integration(state: &AppState, partner_id: i64) -> Result<Integra
 
 /// Checks trade and condition against the catalogue.
 fn check_service(state: &AppState, trade: &str, condition: &str, errors: &mut Vec<FieldError>) {
-    let Some(cat) = booking::catalog(state) else {
-        return;
-    };
+    let cat = &state.catalog;
     let err = |field: &str, message: String| FieldError {
         field: field.into(),
         message,

@@ -12,12 +12,10 @@
 //! Every change and the task it causes commit in one transaction. Bad input: 422 naming the
 //! field.
 use std::future::{Ready, ready};
-use std::sync::OnceLock;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::catalog::Catalog;
 use crate::crypto::sha256_hex;
 use crate::domain::credits::CreditSource;
 use crate::domain::ids::{Email, IdempotencyKey};
@@ -171,19 +169,6 @@ fn path_id(field: &str, raw: &str) -> Result<String, ApiError> {
     Ok(id.to_owned())
 }
 
-fn catalog(state: &AppState) -> Option<&'static Catalog> {
-    static CATALOG: OnceLock<Option<Catalog>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| {
-            if state.settings.mappings_dir.is_empty() {
-                Catalog::embedded().ok()
-            } else {
-                Catalog::load(std::path::Path::new(&state.settings.mappings_dir)).ok()
-            }
-        })
-        .as_ref()
-}
-
 fn parse_member(
     state: &AppState,
     external_id: String,
@@ -203,10 +188,15 @@ fn parse_member(
     }
     let phone = f.string("phone", false, 40);
     let plan_code = f.string("plan_code", false, 64);
-    if let (Some(code), Some(cat)) = (&plan_code, catalog(state))
-        && cat.plan(code).is_none()
+    if let Some(code) = &plan_code
+        && state.catalog.plan(code).is_none()
     {
-        let known: Vec<&str> = cat.plans().iter().map(|p| p.code.as_str()).collect();
+        let known: Vec<&str> = state
+            .catalog
+            .plans()
+            .iter()
+            .map(|p| p.code.as_str())
+            .collect();
         f.err(
             "plan_code",
             &format!("unknown plan '{code}' (known: {})", known.join(", ")),
