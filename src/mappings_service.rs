@@ -92,20 +92,46 @@ impl Ctx<'_> {
         Ok(mappings::save(&self.state.store, self.row, &self.user.actor(), &change).await?)
     }
 
-    /// Maps plan `plan_code` to an active membership type.
-    pub async fn set_plan(&self, plan_code: &str, membership_type_id: i64) -> Result<(), ApiError> {
+    /// Maps plan `plan_code` to an active membership type, with the business unit and the sale
+    /// task (an active pricebook service) a membership sale needs.
+    pub async fn set_plan(&self, plan_code: &str, choice: PlanChoice) -> Result<(), ApiError> {
         rules::check_plan(self.catalog, plan_code).map_err(|e| refused("plan", e))?;
         let t = self.open()?;
         let found = self
-            .by_ids(&t, ListKind::MembershipTypes, &[membership_type_id])
+            .by_ids(&t, ListKind::MembershipTypes, &[choice.membership_type_id])
             .await?;
         let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
-        let mt = rules::find_active(TargetKind::MembershipType, &targets, membership_type_id)
-            .map_err(|e| refused("membership_type_id", e))?;
+        let mt = rules::find_active(
+            TargetKind::MembershipType,
+            &targets,
+            choice.membership_type_id,
+        )
+        .map_err(|e| refused("membership_type_id", e))?;
+        for (id, kind, target, field) in [
+            (
+                choice.business_unit_id,
+                ListKind::BusinessUnits,
+                TargetKind::BusinessUnit,
+                "business_unit_id",
+            ),
+            (
+                choice.sale_task_id,
+                ListKind::Services,
+                TargetKind::Service,
+                "sale_task_id",
+            ),
+        ] {
+            let Some(id) = id else { continue };
+            let found = self.by_ids(&t, kind, &[id]).await?;
+            let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
+            rules::find_active(target, &targets, id).map_err(|e| refused(field, e))?;
+        }
         self.save(Change::Plan {
             plan_code: plan_code.to_owned(),
             membership_type_id: mt.id,
             membership_type_name: mt.name.clone(),
+            business_unit_id: choice.business_unit_id,
+            sale_task_id: choice.sale_task_id,
         })
         .await
     }
@@ -317,6 +343,17 @@ fn chosen(id: Option<i64>, name: Option<&String>) -> Option<Chosen> {
     })
 }
 
+/// What a plan maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanChoice {
+    /// Membership type.
+    pub membership_type_id: i64,
+    /// Business unit the sale is made in.
+    pub business_unit_id: Option<i64>,
+    /// Pricebook item that sells the membership (the type's sale task).
+    pub sale_task_id: Option<i64>,
+}
+
 /// A plan and its membership type.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlanView {
@@ -328,6 +365,10 @@ pub struct PlanView {
     pub description: String,
     /// The membership type, when mapped.
     pub membership_type: Option<Chosen>,
+    /// Business unit of the sale.
+    pub business_unit_id: Option<i64>,
+    /// Sale task (pricebook item) of the sale.
+    pub sale_task_id: Option<i64>,
 }
 
 /// A trade condition and its business unit and job type.
@@ -447,6 +488,8 @@ fn build_view(catalog: &Catalog, row: &integration::Model, rows: &Rows) -> Mappi
                     id: m.membership_type_id,
                     name: m.membership_type_name.clone(),
                 }),
+                business_unit_id: m.and_then(|m| m.business_unit_id),
+                sale_task_id: m.and_then(|m| m.sale_task_id),
             }
         })
         .collect();

@@ -438,7 +438,7 @@ async fn fetch(
         }
         ListKind::CustomFields => {
             tc.location_custom_field_types(q)
-                .map_ok(|c| TenantRecord::plain(c.id, c.name, c.active.unwrap_or(true)))
+                .map_ok(|c| TenantRecord::plain(c.id, c.name, true))
                 .try_collect()
                 .await?
         }

@@ -141,10 +141,7 @@ impl Booking {
             .jobs
             .iter()
             .filter(|j| {
-                j.external_data
-                    .as_ref()
-                    .and_then(|e| e.get(titanbridge::booking::EXTERNAL_KEY))
-                    == Some(id.to_string().as_str())
+                j.external(titanbridge::booking::EXTERNAL_KEY) == Some(id.to_string().as_str())
             })
             .count()
     }
@@ -253,7 +250,17 @@ async fn capacity_off_creates_a_tagged_booking_request() {
         req.external_id.as_deref(),
         Some(b["booking_id"].to_string().as_str())
     );
-    assert_eq!(req.booking_provider_id, Some(sync_support::TAG_TYPE));
+    // The path's booking provider is the tenant's booking provider tag (the sandbox seeds one,
+    // 9601), not the partner's tag type; with one active tag it is found and remembered.
+    assert_eq!(req.booking_provider_id, Some(9601));
+    let row = titanbridge::store::platform::integration(
+        t.w.app.state.store.db(),
+        t.w.partners[0].integration_id,
+    )
+    .await
+    .expect("db")
+    .expect("integration");
+    assert_eq!(row.booking_provider_id, Some(9601));
     let summary = req.summary.as_deref().unwrap_or_default();
     assert!(summary.contains("[SmartAC.com]"), "{summary}");
     assert!(summary.contains("AC blows warm air"), "{summary}");

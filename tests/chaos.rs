@@ -300,21 +300,11 @@ async fn sigkilled_workers_under_faults_never_duplicate_and_converge() {
         let ours: Vec<_> = snap
             .customers
             .iter()
-            .filter(|c| {
-                c.external_data
-                    .as_ref()
-                    .and_then(|e| e.get("titanbridgeMemberId"))
-                    .is_some()
-            })
+            .filter(|c| c.external("titanbridgeMemberId").is_some())
             .collect();
         let mut per_member: HashMap<String, usize> = HashMap::new();
         for c in &ours {
-            let id = c
-                .external_data
-                .as_ref()
-                .unwrap()
-                .get("titanbridgeMemberId")
-                .unwrap();
+            let id = c.external("titanbridgeMemberId").unwrap();
             *per_member.entry(id.to_owned()).or_default() += 1;
         }
         assert_eq!(

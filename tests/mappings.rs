@@ -607,7 +607,8 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
     let (mut c, id) = connected(&w).await;
     let l = format!("/api/v1/integrations/{id}/tenant-lists");
 
-    // Services: 13 seeded + 2,000 generated, every tenth generated one inactive.
+    // Services: 18 seeded (5 of them membership sale tasks) + 2,000 generated, every tenth
+    // generated one inactive.
     let (calls_before, _) = w.sandbox.state.call_counts(tenant).unwrap();
     let mut seen = std::collections::BTreeSet::new();
     let mut page = 1;
@@ -617,7 +618,7 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let v = r.json();
-        assert_eq!(v["total"], 11 + 1800);
+        assert_eq!(v["total"], 16 + 1800);
         let items = v["items"].as_array().unwrap();
         assert!(items.len() <= 200);
         for i in items {
@@ -629,7 +630,7 @@ async fn five_hundred_job_types_and_two_thousand_services_page_correctly() {
         }
         page += 1;
     }
-    assert_eq!((seen.len(), page), (1811, 10));
+    assert_eq!((seen.len(), page), (1816, 10));
     // The whole list came from ServiceTitan once, in pages of 500 (5 calls), then the cache.
     let (calls_after, _) = w.sandbox.state.call_counts(tenant).unwrap();
     assert_eq!(calls_after - calls_before, 5);
@@ -866,7 +867,7 @@ async fn wizard_pages_walk_every_step() {
     );
     let page = c.get(&format!("{base}/services")).await;
     assert!(
-        page.text.contains("1811 active service(s)"),
+        page.text.contains("1816 active service(s)"),
         "{}",
         page.text
     );

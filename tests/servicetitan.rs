@@ -246,9 +246,10 @@ async fn wrong_secret_or_app_key_is_reported_clearly() {
         TENANT,
         Credentials::new(CLIENT_ID, CLIENT_SECRET),
     );
+    // A missing or unknown App Key is a 401 (API.md §1.4), after one token refresh.
     let err = tc.verify().await.err();
     assert!(
-        matches!(&err, Some(Error::Forbidden(m)) if m.contains("ST-App-Key")),
+        matches!(&err, Some(Error::Unauthorized(m)) if m.contains("ST-App-Key")),
         "{err:?}"
     );
     h.stop().await;
@@ -373,7 +374,13 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         external_data: Some(ExternalData::single(GUID, "memberId", "m-42")),
         ..NewCustomer::default()
     };
-    let customer = ok(tc.create_customer(&new).await);
+    let created = ok(tc.create_customer(&new).await);
+    assert_eq!(
+        created.locations.len(),
+        1,
+        "the create answer carries the new location"
+    );
+    let customer = created.customer;
     let found: Vec<Customer> = ok(tc
         .customers(ListQuery::new().external_data(GUID, "memberId", &["m-42"]))
         .try_collect()
@@ -399,7 +406,7 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         .map(|f| f.id)
         .unwrap_or_default();
     let patch = LocationPatch {
-        custom_fields: Some(vec![CustomFieldValue::new(credits, "120")]),
+        custom_fields: Some(vec![CustomFieldWrite::new(credits, "120")]),
         ..LocationPatch::default()
     };
     ok(tc.patch_location(location.id, &patch).await);
@@ -463,9 +470,10 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         .find(|a| a.start == slot.start)
         .cloned()
         .unwrap_or_default();
+    // Capacity is in hours: the job takes its job type's duration (2001: 5,400 s = 1.5 h).
     assert_eq!(
         slot_after.open_availability,
-        slot.open_availability - 1.0,
+        slot.open_availability - 1.5,
         "booking used capacity"
     );
 
@@ -497,9 +505,13 @@ async fn crm_jobs_capacity_memberships_and_activity_round_trip() {
         .sell_membership(&MembershipSale {
             customer_id: customer.id,
             business_unit_id: 1003,
-            sale_task_id: silver.sale_task_id.unwrap_or_default(),
+            // The sale task is set up by the partner (ServiceTitan does not expose it); the
+            // sandbox seeds Silver's as pricebook service 6101.
+            sale_task_id: 6101,
             duration_billing_id: billing.first().map(|b| b.id).unwrap_or_default(),
             location_id: Some(location.id),
+            recurring_service_action: "Single".into(),
+            recurring_location_id: Some(location.id),
         })
         .await);
     assert_eq!(membership.status, "Active");

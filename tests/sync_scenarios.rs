@@ -57,10 +57,7 @@ async fn linked(w: &World, kind: &str, local: i64) -> Option<i64> {
 }
 
 fn ours(c: &titanbridge::servicetitan::Customer, member_id: i64) -> bool {
-    c.external_data
-        .as_ref()
-        .and_then(|e| e.get("titanbridgeMemberId"))
-        .is_some_and(|v| v == member_id.to_string())
+    c.external("titanbridgeMemberId") == Some(member_id.to_string().as_str())
 }
 
 #[tokio::test]

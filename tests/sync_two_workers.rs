@@ -97,12 +97,7 @@ async fn two_workers_share_the_queue_without_running_a_task_twice_or_breaking_ra
         let ours = snap
             .customers
             .iter()
-            .filter(|c| {
-                c.external_data
-                    .as_ref()
-                    .and_then(|e| e.get("titanbridgeMemberId"))
-                    .is_some()
-            })
+            .filter(|c| c.external("titanbridgeMemberId").is_some())
             .count();
         assert_eq!(ours, 40, "tenant {p}: one customer per member");
     }

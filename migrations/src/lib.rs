@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_accounts_and_onboarding;
 mod m0002_mappings_and_members;
 mod m0003_sync;
+mod m0004_sale_and_booking_provider;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_accounts_and_onboarding::Migration),
             Box::new(m0002_mappings_and_members::Migration),
             Box::new(m0003_sync::Migration),
+            Box::new(m0004_sale_and_booking_provider::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The ServiceTitan client bookings use: the process-wide client (shared tokens and per-tenant
-//! limiter) with no automatic retries, so a job create is never repeated blindly (a retry first
-//! looks the job up by `externalData`).
+//! limiter) with a short retry budget, so a capacity read survives a 429. A job or booking create
+//! is never repeated blindly by the client (only a 429, which ServiceTitan did not process, is);
+//! the booking's own retry first looks it up by `externalData` or `externalId`.
 use super::BookingError;
 use crate::servicetitan::TenantClient;
 use crate::startup::AppState;
@@ -18,7 +19,7 @@ impl Clients {
         integration: &Integration,
     ) -> Result<TenantClient, BookingError> {
         crate::tenant_client::tenant_client(state, integration)
-            .map(|c| c.with_max_retries(0))
+            .map(|c| c.with_max_retries(2))
             .map_err(|e| BookingError::Permanent(e.to_string()))
     }
 }

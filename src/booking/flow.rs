@@ -14,7 +14,7 @@ use super::{BookingError, EXTERNAL_KEY, MAX_ALTERNATIVES, engine};
 use crate::domain::booking::{ArrivalWindow, Slot, nearest, plan_appointment};
 use crate::domain::mapping::CapacityMode;
 use crate::servicetitan::{
-    Address, Contact, Error, ExternalData, JobAppointmentInput, ListQuery, NewBooking, NewJob,
+    Address, Contact, ExternalData, JobAppointmentInput, ListQuery, NewBooking, NewJob,
     TenantClient,
 };
 use crate::startup::AppState;
@@ -180,12 +180,7 @@ async fn find_job(ctx: &Ctx<'_>) -> Result<Option<i64>, BookingError> {
     Ok(page
         .data
         .iter()
-        .find(|j| {
-            j.external_data
-                .as_ref()
-                .and_then(|e| e.get(EXTERNAL_KEY))
-                .is_some_and(|v| v == id)
-        })
+        .find(|j| j.external(EXTERNAL_KEY) == Some(id.as_str()))
         .map(|j| j.id))
 }
 
@@ -324,8 +319,47 @@ async fn scheduled(ctx: &Ctx<'_>, job_id: i64) -> Result<Attempted, BookingError
     Ok(Attempted::Done)
 }
 
-/// Hands the booking to the partner's call centre as a ServiceTitan booking (booking provider =
-/// the partner tag, `externalId` = our booking ID, tag name in the summary).
+/// The booking provider tag bookings are created under: the one stored for the integration, or,
+/// when none is stored yet, the tenant's only active booking provider tag (then stored). `Err`
+/// holds the reason a booking cannot be requested.
+async fn booking_provider(ctx: &Ctx<'_>) -> Result<Result<i64, String>, BookingError> {
+    if let Some(id) = ctx.integration.booking_provider_id {
+        return Ok(Ok(id));
+    }
+    use futures::TryStreamExt;
+    let tags: Vec<crate::servicetitan::BookingProviderTag> = ctx
+        .client
+        .booking_provider_tags(ListQuery::new())
+        .try_collect()
+        .await
+        .map_err(|e| BookingError::Unavailable(e.to_string()))?;
+    let active: Vec<_> = tags.into_iter().filter(|t| t.active).collect();
+    match active.as_slice() {
+        [one] => {
+            crate::store::integrations::set_booking_provider(
+                ctx.state.store.db(),
+                ctx.integration.id,
+                one.id,
+                &one.tag_name,
+            )
+            .await?;
+            Ok(Ok(one.id))
+        }
+        [] => Ok(Err(
+            "the tenant has no booking provider tag (Settings → Integrations → \
+                      Booking Provider Tags in ServiceTitan)"
+                .to_owned(),
+        )),
+        _ => Ok(Err(
+            "the tenant has several booking provider tags: choose the one for \
+                     titanbridge (PUT /api/v1/integrations/{id}/mappings/booking-provider)"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Hands the booking to the partner's call centre as a ServiceTitan booking (under the
+/// integration's booking provider tag, `externalId` = our booking ID, tag name in the summary).
 async fn request(
     ctx: &Ctx<'_>,
     mapping: Option<(i64, i64)>,
@@ -333,10 +367,12 @@ async fn request(
 ) -> Result<Attempted, BookingError> {
     let db = ctx.state.store.db();
     let b = &ctx.booking;
-    let Some(provider) = ctx.integration.tag_type_id else {
-        let reason = "no partner tag (booking provider) is configured".to_owned();
-        bookings::finish(db, b.id, &Outcome::Failed { reason }).await?;
-        return Ok(Attempted::Done);
+    let provider = match booking_provider(ctx).await? {
+        Ok(id) => id,
+        Err(reason) => {
+            bookings::finish(db, b.id, &Outcome::Failed { reason }).await?;
+            return Ok(Attempted::Done);
+        }
     };
     let loc = members::location(db, b.location_id)
         .await?
@@ -383,17 +419,21 @@ async fn request(
         priority: Some("Normal".into()),
         is_send_confirmation_email: false,
     };
-    let booking_id = match ctx.client.create_booking(provider, &body).await {
+    // ServiceTitan accepts a second booking with the same externalId: an earlier attempt whose
+    // answer was lost may have created it, so look for it first.
+    let earlier = ctx
+        .client
+        .provider_bookings_by_external_id(provider, &body.external_id)
+        .await
+        .map_err(|e| BookingError::Unavailable(e.to_string()))?
+        .into_iter()
+        .find(|x| x.external_id.as_deref() == Some(body.external_id.as_str()));
+    let created = match earlier {
+        Some(found) => Ok(found),
+        None => ctx.client.create_booking(provider, &body).await,
+    };
+    let booking_id = match created {
         Ok(created) => Some(created.id),
-        // Our externalId is already there: an earlier attempt created it.
-        Err(Error::Api {
-            status: 409,
-            errors,
-            ..
-        }) => errors
-            .values()
-            .flatten()
-            .find_map(|m| m.rsplit(' ').next().and_then(|n| n.parse().ok())),
         Err(e) if e.is_retryable() => return Err(BookingError::Unavailable(e.to_string())),
         Err(e) => {
             let reason = format!("ServiceTitan refused the booking request: {e}");

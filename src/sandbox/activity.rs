@@ -50,6 +50,11 @@ fn sku_name(t: &Tenant, sku: i64) -> (String, Value) {
         .unwrap_or_else(|| (format!("SKU {sku}"), Value::Null))
 }
 
+/// A decimal as the accounting module writes it: a string with two places.
+fn money(v: f64) -> String {
+    format!("{v:.2}")
+}
+
 fn invoice_for(t: &mut Tenant, job_id: i64, lines: &[InvoiceLine]) -> Option<i64> {
     let job = t.get(res::JOBS, job_id)?.clone();
     let customer = t.get(res::CUSTOMERS, job["customerId"].as_i64()?).cloned();
@@ -65,20 +70,27 @@ fn invoice_for(t: &mut Tenant, job_id: i64, lines: &[InvoiceLine]) -> Option<i64
         let (name, code) = sku_name(t, line.sku_id);
         let line_total = line.quantity * line.price;
         total += line_total;
+        // Money and quantities are decimal strings in ServiceTitan's accounting module.
         items.push(json!({
-            "id": t.new_id(), "skuId": line.sku_id, "skuName": name, "code": code,
-            "type": line.kind, "quantity": line.quantity, "price": line.price,
-            "total": line_total, "description": name, "modifiedOn": stamp,
+            "id": t.new_id(), "skuId": line.sku_id, "skuName": name, "_code": code,
+            "type": line.kind, "quantity": money(line.quantity), "price": money(line.price),
+            "total": money(line_total), "description": name, "displayName": name,
+            "membershipTypeId": 0, "inventory": false, "taxable": false, "isChargeable": true,
+            "addOn": false, "order": items.len() + 1, "createdOn": stamp, "modifiedOn": stamp,
         }));
     }
-    let iid = t.new_id();
+    // Every job has one invoice: the one reserved when the job was created.
+    let iid = job["invoiceId"].as_i64().unwrap_or_else(|| t.new_id());
     let invoice = json!({
         "id": iid, "referenceNumber": format!("INV-{iid}"), "invoiceDate": stamp,
-        "total": total, "balance": total,
+        "subTotal": money(total), "salesTax": money(0.0),
+        "total": money(total), "balance": money(total),
         "customer": customer.map(|c| json!({"id": c["id"], "name": c["name"]})),
         "location": location.map(|l| json!({"id": l["id"], "name": l["name"]})),
         "job": {"id": job_id, "number": job["jobNumber"], "type": job_type},
-        "jobId": job_id, "items": items, "createdOn": stamp, "modifiedOn": stamp,
+        "_jobId": job_id, "items": items, "active": true, "sentStatus": "NotSent",
+        "reviewStatus": "NeedsReview", "invoiceConfiguration": "JobInvoice",
+        "createdOn": stamp, "modifiedOn": stamp,
     });
     t.coll(res::INVOICES).insert(iid, invoice);
     Some(iid)

@@ -105,6 +105,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/faults", web::get().to(get_faults))
             .route("/faults", web::put().to(put_faults))
             .route("/fail-next", web::post().to(fail_next))
+            .route("/lose-next-answer", web::post().to(lose_next_answer))
             .route("/tokens/expire", web::post().to(expire_tokens))
             .route("/token-ttl", web::put().to(token_ttl)),
     );
@@ -201,6 +202,17 @@ async fn fail_next(state: State, body: web::Json<FailNext>) -> HttpResponse {
     }
     state.fail_next(body.status, body.count);
     HttpResponse::Ok().json(json!({"status": body.status, "count": body.count}))
+}
+
+#[derive(serde::Deserialize)]
+struct LoseAnswer {
+    method: String,
+    path: String,
+}
+
+async fn lose_next_answer(state: State, body: web::Json<LoseAnswer>) -> HttpResponse {
+    state.lose_next_answer(&body.method, &body.path);
+    HttpResponse::Ok().json(json!({"method": body.method, "path": body.path}))
 }
 
 async fn expire_tokens(state: State) -> HttpResponse {

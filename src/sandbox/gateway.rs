@@ -91,10 +91,7 @@ pub(crate) async fn api(
         tokio::time::sleep(faults.latency).await;
     }
     if !state.app_key_ok(header(&req, "ST-App-Key")) {
-        return problem(&Problem::new(
-            403,
-            "The ST-App-Key header is missing or is not a valid App Key.",
-        ));
+        return unauthorized("The ST-App-Key header is missing or is not a valid App Key.");
     }
     let token = header(&req, "Authorization").map(|h| {
         let h = h.trim();
@@ -164,8 +161,30 @@ pub(crate) async fn api(
             .or_default() += 1;
         routes::dispatch(&mut t, &r)
     };
+    // Records carry `externalData` only for the GUID the request named (the query on reads,
+    // the body's `applicationGuid` on writes), and never the sandbox's internal fields.
+    let body_guid = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|b| {
+            b.get("externalData")
+                .and_then(|e| e.get("applicationGuid"))
+                .and_then(|g| g.as_str())
+                .map(str::to_owned)
+        });
+    let guid = r
+        .query
+        .get("externalDataApplicationGuid")
+        .cloned()
+        .or(body_guid);
+    if reply.is_ok() && state.take_lost_answer(r.method, &format!("/{rest}")) {
+        return problem(&Problem::new(
+            502,
+            "Bad Gateway: the answer was lost after the request was processed.",
+        ));
+    }
     match reply {
         Ok((status, v)) => {
+            let v = routes::present(&v, routes::Guid::Named(guid.as_deref()));
             HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v)
         }
         Err(p) => problem(&p),

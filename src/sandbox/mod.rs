@@ -2,10 +2,12 @@
 //!
 //! It serves `POST /connect/token` and `/{module}/v2/tenant/{tenant}/…` for the modules the
 //! client uses, following `shared/servicetitan/API.md`: expiring client-credentials tokens, the
-//! `ST-App-Key` header (403 when missing or wrong), 401 for a missing/expired token, 404 for an
+//! `ST-App-Key` header (401 when missing or wrong), 401 for a missing/expired token, 404 for an
 //! unknown tenant, 403 for a tenant the client is not granted, 429 with `Retry-After` past the
-//! per-tenant rate (GCRA, burst of one second's worth), paged envelopes and RFC 7807 error
-//! bodies. Each tenant starts from `seed/tenant.json`.
+//! per-tenant rate (GCRA, burst of one second's worth), paged envelopes and `ApiErrorResponse`
+//! bodies. Records are served as ServiceTitan serves them: `externalData` is the `[{key,value}]`
+//! list of the GUID the request named; `customFields` and `tagTypeIds` PATCHes replace the whole
+//! list; no uniqueness is enforced on creates. Each tenant starts from `seed/tenant.json`.
 //!
 //! Admin endpoints (no auth; bind to localhost):
 //! - `GET  /_sandbox/health`
@@ -19,6 +21,8 @@
 //! - `PUT  /_sandbox/tenants/{t}/jobs/{job}/status` `{"status":"Completed"}`
 //! - `GET|PUT /_sandbox/faults` `{"latencyMs","errorRates":{"503":0.1},"outageSeconds","retryAfterSecs"}`
 //! - `POST /_sandbox/fail-next` `{"status":429,"count":1}`: answer the next calls with a status
+//! - `POST /_sandbox/lose-next-answer` `{"method":"POST","path":"/customers"}`: process the
+//!   next such call, then answer 502 as if the response were lost
 //! - `POST /_sandbox/tokens/expire`; `PUT /_sandbox/token-ttl` `{"seconds":900}`
 mod activity;
 mod admin;

@@ -40,6 +40,23 @@ pub(crate) struct Filter<'a> {
     equals: Vec<(&'static str, &'a str)>,
     tags: Option<Vec<i64>>,
     external: bool,
+    customer_ids: Option<Vec<i64>>,
+}
+
+/// A comma list of IDs; more than 50 is a 400, as in ServiceTitan (API.md §2.1).
+fn id_list(q: &HashMap<String, String>, name: &str) -> Result<Option<Vec<i64>>, String> {
+    let Some(s) = q.get(name).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let ids = s
+        .split(',')
+        .map(|p| p.trim().parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| name.to_owned())?;
+    if ids.len() > 50 {
+        return Err(name.to_owned());
+    }
+    Ok(Some(ids))
 }
 
 fn scalar_eq(v: &Value, want: &str) -> bool {
@@ -55,15 +72,8 @@ fn scalar_eq(v: &Value, want: &str) -> bool {
 impl<'a> Filter<'a> {
     /// Parses the query; `Err` names a parameter that could not be read.
     pub(crate) fn parse(q: &'a HashMap<String, String>) -> Result<Self, String> {
-        let ids = match q.get("ids") {
-            Some(s) if !s.is_empty() => Some(
-                s.split(',')
-                    .map(|p| p.trim().parse::<i64>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| "ids".to_owned())?,
-            ),
-            _ => None,
-        };
+        let ids = id_list(q, "ids")?;
+        let customer_ids = id_list(q, "customerIds")?;
         let mut times = Vec::new();
         for (param, field, after) in TIME_FILTERS {
             if let Some(raw) = q.get(*param) {
@@ -102,6 +112,7 @@ impl<'a> Filter<'a> {
             equals,
             tags,
             external,
+            customer_ids,
         })
     }
 
@@ -109,6 +120,14 @@ impl<'a> Filter<'a> {
     pub(crate) fn matches(&self, v: &Value) -> bool {
         if let Some(ids) = &self.ids
             && !ids.contains(&super::tenant::id_of(v))
+        {
+            return false;
+        }
+        if let Some(ids) = &self.customer_ids
+            && !v
+                .get("customerId")
+                .and_then(Value::as_i64)
+                .is_some_and(|c| ids.contains(&c))
         {
             return false;
         }
@@ -153,23 +172,22 @@ impl<'a> Filter<'a> {
         self.external_data_matches(v)
     }
 
+    /// `externalDataKey` + `externalDataValues` match the entries stored under the requested
+    /// GUID only; `externalDataApplicationGuid` alone does not filter (it selects which entries a
+    /// response carries).
     fn external_data_matches(&self, v: &Value) -> bool {
         let guid = self.q.get("externalDataApplicationGuid");
         let key = self.q.get("externalDataKey");
         let values = self.q.get("externalDataValues");
-        let Some(ed) = v.get("externalData").filter(|e| !e.is_null()) else {
+        if key.is_none() && values.is_none() {
+            return true;
+        }
+        let Some(guid) = guid else {
             return false;
         };
-        if let Some(g) = guid
-            && !ed
-                .get("applicationGuid")
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.eq_ignore_ascii_case(g))
-        {
-            return false;
-        }
         let wanted: Option<Vec<&str>> = values.map(|s| s.split(',').map(str::trim).collect());
-        ed.get("externalData")
+        v.get(super::routes::EXTERNAL)
+            .and_then(|store| store.get(guid.to_ascii_lowercase()))
             .and_then(Value::as_array)
             .is_some_and(|items| {
                 items.iter().any(|i| {
@@ -182,7 +200,6 @@ impl<'a> Filter<'a> {
     }
 }
 
-/// Page number and size from the query (clamped, never failing).
 pub(crate) fn paging(q: &HashMap<String, String>) -> (usize, usize) {
     let page = q
         .get("page")
@@ -304,7 +321,7 @@ mod tests {
     fn filters_apply() {
         let rows = [
             json!({"id": 1, "active": true, "customerId": 7, "modifiedOn": "2024-01-01T00:00:00.000000Z",
-                   "externalData": {"applicationGuid": "g", "externalData": [{"key": "k", "value": "v1"}]}}),
+                   "_externalData": {"g": [{"key": "k", "value": "v1"}]}}),
             json!({"id": 2, "active": false, "customerId": 8, "modifiedOn": "2024-02-01T00:00:00.000000Z"}),
         ];
         let count = |pairs: &[(&str, &str)]| {
@@ -333,6 +350,20 @@ mod tests {
         assert_eq!(
             count(&[("externalDataKey", "k"), ("externalDataValues", "nope")]),
             0
+        );
+        // Another application's GUID sees none of our entries.
+        assert_eq!(
+            count(&[
+                ("externalDataApplicationGuid", "other"),
+                ("externalDataKey", "k"),
+                ("externalDataValues", "v1")
+            ]),
+            0
+        );
+        let many: Vec<String> = (1..=51).map(|i| i.to_string()).collect();
+        assert!(
+            envelope(rows.iter(), &q(&[("ids", &many.join(","))])).is_err(),
+            "more than 50 ids is a 400"
         );
         assert!(envelope(rows.iter(), &q(&[("modifiedOnOrAfter", "soon")])).is_err());
     }

@@ -33,6 +33,7 @@ struct Inner {
     token_ttl: Mutex<Duration>,
     faults: Mutex<Faults>,
     scripted: Mutex<VecDeque<u16>>,
+    lost_answers: Mutex<Vec<(String, String)>>,
     clients: Mutex<HashMap<String, Client>>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     tenants: RwLock<HashMap<i64, Arc<TenantEntry>>>,
@@ -90,16 +91,25 @@ impl TenantSnapshot {
         self.locations
             .iter()
             .find(|l| l.id == location_id)?
-            .custom_fields
-            .iter()
-            .find(|f| f.type_id == type_id)
-            .map(|f| f.value.as_str())
+            .custom_field(type_id)
     }
 }
 
+/// Decodes stored rows with the client's models, as ServiceTitan would serve them (every
+/// application's `externalData`). A row that does not decode is a sandbox bug: it panics with
+/// the reason rather than silently leaving the row out.
 fn typed<T: DeserializeOwned>(rows: impl Iterator<Item = Value>) -> Vec<T> {
-    rows.filter_map(|v| serde_json::from_value(v).ok())
-        .collect()
+    rows.map(|v| {
+        let shown = super::routes::present(&v, super::routes::Guid::All);
+        match serde_json::from_value(shown) {
+            Ok(t) => t,
+            Err(e) => panic!(
+                "sandbox row does not decode as {}: {e}: {v}",
+                std::any::type_name::<T>()
+            ),
+        }
+    })
+    .collect()
 }
 
 /// Outcome of the access checks for one API call.
@@ -120,6 +130,7 @@ impl SandboxState {
                 token_ttl: Mutex::new(token_ttl),
                 faults: Mutex::new(faults),
                 scripted: Mutex::new(VecDeque::new()),
+                lost_answers: Mutex::new(Vec::new()),
                 clients: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: RwLock::new(HashMap::new()),
@@ -202,6 +213,38 @@ impl SandboxState {
         })
     }
 
+    /// Queues a contractor edit of location custom field `type_id` that lands right after the
+    /// next read of the location: between a client's read and its write.
+    pub fn edit_location_field_after_next_read(
+        &self,
+        tenant_id: i64,
+        location_id: i64,
+        type_id: i64,
+        value: &str,
+    ) -> bool {
+        self.with_tenant(tenant_id, |t| {
+            t.edits_after_read
+                .push((location_id, type_id, value.to_owned()))
+        })
+        .is_some()
+    }
+
+    /// Sets a location custom field as the contractor would in ServiceTitan's UI.
+    pub fn set_location_field(
+        &self,
+        tenant_id: i64,
+        location_id: i64,
+        type_id: i64,
+        value: &str,
+    ) -> bool {
+        self.edit_location_field_after_next_read(tenant_id, location_id, type_id, value)
+            && self
+                .with_tenant(tenant_id, |t| {
+                    super::routes::crm::apply_edits_after_read_pub(t, location_id)
+                })
+                .is_some()
+    }
+
     /// (calls served, calls refused with 429) for a tenant, without copying its records.
     pub fn call_counts(&self, tenant_id: i64) -> Option<(u64, u64)> {
         self.with_tenant(tenant_id, |t| (t.calls, t.rate_limited))
@@ -221,6 +264,31 @@ impl SandboxState {
     pub fn fail_next(&self, status: u16, count: usize) {
         let mut q = self.inner.scripted.lock();
         q.extend(std::iter::repeat_n(status, count));
+    }
+
+    /// Processes the next `method` call whose path (below the tenant) ends with `path_suffix`,
+    /// then loses its answer: the caller gets a 502 although the write happened, as when a
+    /// response is cut off on its way back.
+    pub fn lose_next_answer(&self, method: &str, path_suffix: &str) {
+        self.inner
+            .lost_answers
+            .lock()
+            .push((method.to_ascii_uppercase(), path_suffix.to_owned()));
+    }
+
+    /// Whether this call's answer is to be lost (and the knob used up).
+    pub(crate) fn take_lost_answer(&self, method: &str, path: &str) -> bool {
+        let mut lost = self.inner.lost_answers.lock();
+        match lost
+            .iter()
+            .position(|(m, suffix)| m == method && path.ends_with(suffix.as_str()))
+        {
+            Some(i) => {
+                lost.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn next_scripted(&self) -> Option<u16> {

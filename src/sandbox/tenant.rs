@@ -17,6 +17,7 @@ pub(crate) mod res {
     pub const MEMBERSHIP_TYPES: &str = "membership-types";
     pub const CUSTOMER_FIELDS: &str = "customer-custom-fields";
     pub const LOCATION_FIELDS: &str = "location-custom-fields";
+    pub const JOB_FIELDS: &str = "job-custom-fields";
     pub const SERVICES: &str = "services";
     pub const CAMPAIGNS: &str = "campaigns";
     pub const ARRIVAL_WINDOWS: &str = "arrival-windows";
@@ -27,6 +28,7 @@ pub(crate) mod res {
     pub const APPOINTMENTS: &str = "appointments";
     pub const MEMBERSHIPS: &str = "memberships";
     pub const INVOICES: &str = "invoices";
+    pub const BOOKING_PROVIDER_TAGS: &str = "booking-provider-tags";
 }
 
 /// Formats a time the way the sandbox stores it: fixed width, so string order is time order.
@@ -57,6 +59,8 @@ struct Seed {
     campaigns: Vec<Value>,
     arrival_windows: Vec<Value>,
     customers: Vec<Value>,
+    booking_provider_tags: Vec<Value>,
+    utc_offset_minutes: i32,
 }
 
 /// The seed file every new tenant starts from.
@@ -72,6 +76,11 @@ pub(crate) struct Tenant {
     pub(crate) notes: BTreeMap<i64, Vec<Value>>,
     /// Capacity per arrival window per day, by business unit.
     pub(crate) capacity: HashMap<i64, i64>,
+    /// The tenant's time zone as a fixed offset from UTC (capacity speaks its wall clock).
+    pub(crate) utc_offset_minutes: i32,
+    /// Contractor edits to apply right after the next read of a location (location ID, field
+    /// type ID, value): an edit landing between a client's read and its write.
+    pub(crate) edits_after_read: Vec<(i64, i64, String)>,
     /// Material SKUs for generated invoices.
     pub(crate) materials: Vec<Value>,
     /// Calls served (after auth and rate limit).
@@ -105,6 +114,8 @@ impl Tenant {
                 .filter_map(|(k, v)| k.parse().ok().map(|k| (k, *v)))
                 .collect(),
             materials: seed.materials,
+            utc_offset_minutes: seed.utc_offset_minutes,
+            edits_after_read: Vec::new(),
             calls: 0,
             rate_limited: 0,
             calls_by_endpoint: BTreeMap::new(),
@@ -120,6 +131,7 @@ impl Tenant {
             (res::SERVICES, seed.pricebook_services),
             (res::CAMPAIGNS, seed.campaigns),
             (res::ARRIVAL_WINDOWS, seed.arrival_windows),
+            (res::BOOKING_PROVIDER_TAGS, seed.booking_provider_tags),
         ] {
             let coll = t.colls.entry(name).or_default();
             for mut row in rows {

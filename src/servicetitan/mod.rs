@@ -28,7 +28,7 @@ pub use error::Error;
 pub use limiter::client_burst;
 pub(crate) use limiter::quota;
 pub use models::*;
-pub use paging::{Active, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, PREFETCH, Page};
+pub use paging::{Active, DEFAULT_PAGE_SIZE, ListQuery, MAX_IDS, MAX_PAGE_SIZE, PREFETCH, Page};
 pub use request::TenantClient;
 pub use stats::ClientStats;
 

@@ -34,6 +34,8 @@ pub struct Page<T> {
 
 /// The largest page the API serves (API.md §2: assume 5000; larger sizes are clamped).
 pub const MAX_PAGE_SIZE: u32 = 5000;
+/// The most IDs one `ids` (or `customerIds`) filter may carry.
+pub const MAX_IDS: usize = 50;
 /// Page size used when none is set.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 
@@ -83,8 +85,10 @@ impl ListQuery {
         self.params.push((key.to_owned(), value.to_string()));
         self
     }
-    /// `ids` (comma list; ServiceTitan accepts at most 50).
+    /// `ids` (comma list). ServiceTitan answers 400 to more than 50: chunk with
+    /// [`MAX_IDS`].
     pub fn ids(self, ids: &[i64]) -> Self {
+        debug_assert!(ids.len() <= MAX_IDS, "more than {MAX_IDS} ids in one call");
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         self.param("ids", list)
     }
@@ -112,6 +116,21 @@ impl ListQuery {
     /// `customerId`.
     pub fn customer_id(self, id: i64) -> Self {
         self.param("customerId", id)
+    }
+    /// `customerIds` (memberships: a comma list; that endpoint has no `customerId`).
+    pub fn customer_ids(self, ids: &[i64]) -> Self {
+        debug_assert!(ids.len() <= MAX_IDS, "more than {MAX_IDS} ids in one call");
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        self.param("customerIds", list)
+    }
+    /// `externalId` (bookings of one booking provider).
+    pub fn external_id(self, id: &str) -> Self {
+        self.param("externalId", id)
+    }
+    /// `externalDataApplicationGuid` alone: responses then carry our `externalData` entries
+    /// (without it they carry none).
+    pub fn external_data_guid(self, application_guid: &str) -> Self {
+        self.param("externalDataApplicationGuid", application_guid)
     }
     /// `locationId`.
     pub fn location_id(self, id: i64) -> Self {
@@ -143,6 +162,11 @@ impl ListQuery {
             .param("externalDataValues", values.join(","))
     }
 
+    /// Whether a parameter is set.
+    pub fn has(&self, key: &str) -> bool {
+        self.params.iter().any(|(k, _)| k == key)
+    }
+
     /// The query string for one page.
     pub(crate) fn for_page(&self, page: u32) -> Vec<(String, String)> {
         let mut q = self.params.clone();
@@ -161,8 +185,21 @@ impl TenantClient {
         query: &ListQuery,
         page: u32,
     ) -> Result<Page<T>, Error> {
+        let query = self.with_guid(path, query.clone());
         self.get_json(module, path, &query.for_page(page.max(1)))
             .await
+    }
+
+    /// Lists of records that carry `externalData` (customers, locations, jobs) always name our
+    /// application GUID: without it ServiceTitan returns none of our entries.
+    fn with_guid(&self, path: &str, query: ListQuery) -> ListQuery {
+        use super::paths::{CUSTOMERS, JOBS, LOCATIONS};
+        if [CUSTOMERS, LOCATIONS, JOBS].contains(&path) && !query.has("externalDataApplicationGuid")
+        {
+            query.external_data_guid(self.application_guid())
+        } else {
+            query
+        }
     }
 
     /// Every record of a list endpoint, in order, until `hasMore` is false.
@@ -178,6 +215,7 @@ impl TenantClient {
         path: String,
         query: ListQuery,
     ) -> BoxStream<'static, Result<T, Error>> {
+        let query = self.with_guid(&path, query);
         let state = Pager {
             client: self.clone(),
             module,

@@ -32,12 +32,16 @@ pub(crate) fn customer_tag(id: i64, tag_type_id: i64) -> String {
     format!("/customers/{id}/tags/{tag_type_id}")
 }
 pub(crate) const CUSTOMER_CUSTOM_FIELDS: &str = "/customers/custom-fields";
+pub(crate) fn location_tag(id: i64, tag_type_id: i64) -> String {
+    format!("/locations/{id}/tags/{tag_type_id}")
+}
 pub(crate) const LOCATIONS: &str = "/locations";
 pub(crate) fn location(id: i64) -> String {
     format!("/locations/{id}")
 }
 pub(crate) const LOCATION_CUSTOM_FIELDS: &str = "/locations/custom-fields";
 pub(crate) const BOOKINGS: &str = "/bookings";
+pub(crate) const BOOKING_PROVIDER_TAGS: &str = "/booking-provider-tags";
 pub(crate) fn booking(id: i64) -> String {
     format!("/bookings/{id}")
 }

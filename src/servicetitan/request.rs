@@ -98,6 +98,15 @@ impl TenantClient {
         &self.shared.cfg.application_guid
     }
 
+    /// `externalDataApplicationGuid` for single-record reads, so the answer carries our
+    /// `externalData` entries.
+    pub(crate) fn guid_query(&self) -> Vec<(String, String)> {
+        vec![(
+            "externalDataApplicationGuid".to_owned(),
+            self.application_guid().to_owned(),
+        )]
+    }
+
     /// Sends one API call with retries and returns the raw success body.
     pub(crate) async fn send<B: Serialize + ?Sized>(
         &self,

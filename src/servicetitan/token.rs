@@ -96,6 +96,11 @@ impl TokenCache {
         Ok(token)
     }
 
+    /// Drops any cached token for this client ID (its secret is about to be tested anew).
+    pub(crate) async fn forget(&self, env: &Environment, client_id: &str) {
+        *self.slot(env, client_id).lock().await = None;
+    }
+
     /// Drops the cached token if it is still the generation that was refused.
     pub(crate) async fn invalidate(&self, env: &Environment, client_id: &str, generation: u64) {
         let slot = self.slot(env, client_id);

@@ -304,3 +304,25 @@ pub async fn audit<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Stores the booking provider tag bookings are created under (found unambiguously, or chosen).
+pub async fn set_booking_provider<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    provider_id: i64,
+    provider_name: &str,
+) -> StoreResult<()> {
+    integration::Entity::update_many()
+        .col_expr(
+            integration::Column::BookingProviderId,
+            Expr::value(provider_id),
+        )
+        .col_expr(
+            integration::Column::BookingProviderName,
+            Expr::value(provider_name.to_owned()),
+        )
+        .filter(integration::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

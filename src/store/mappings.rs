@@ -59,6 +59,10 @@ pub enum Change {
         membership_type_id: i64,
         /// Membership type name.
         membership_type_name: String,
+        /// Business unit the membership is sold in.
+        business_unit_id: Option<i64>,
+        /// The pricebook item that sells it (the membership type's sale task).
+        sale_task_id: Option<i64>,
     },
     /// One or more (trade, condition) rows ("apply to all conditions" gives several).
     JobTypes(Vec<JobTypeRow>),
@@ -102,9 +106,20 @@ impl Change {
                 plan_code,
                 membership_type_id,
                 membership_type_name,
-            } => format!(
-                "plan {plan_code} → membership type '{membership_type_name}' ({membership_type_id})"
-            ),
+                business_unit_id,
+                sale_task_id,
+            } => {
+                let mut text = format!(
+                    "plan {plan_code} → membership type '{membership_type_name}' ({membership_type_id})"
+                );
+                if let Some(bu) = business_unit_id {
+                    text.push_str(&format!(", business unit {bu}"));
+                }
+                if let Some(task) = sale_task_id {
+                    text.push_str(&format!(", sale task {task}"));
+                }
+                text
+            }
             Change::JobTypes(rows) => {
                 let parts: Vec<String> = rows
                     .iter()
@@ -253,12 +268,16 @@ async fn write<C: ConnectionTrait>(db: &C, id: i64, change: &Change) -> StoreRes
             plan_code,
             membership_type_id,
             membership_type_name,
+            business_unit_id,
+            sale_task_id,
         } => {
             plan_mapping::Entity::insert(plan_mapping::ActiveModel {
                 integration_id: Set(id),
                 plan_code: Set(plan_code.clone()),
                 membership_type_id: Set(*membership_type_id),
                 membership_type_name: Set(membership_type_name.clone()),
+                business_unit_id: Set(*business_unit_id),
+                sale_task_id: Set(*sale_task_id),
                 updated_at: Set(now),
                 ..Default::default()
             })
@@ -270,6 +289,8 @@ async fn write<C: ConnectionTrait>(db: &C, id: i64, change: &Change) -> StoreRes
                 .update_columns([
                     plan_mapping::Column::MembershipTypeId,
                     plan_mapping::Column::MembershipTypeName,
+                    plan_mapping::Column::BusinessUnitId,
+                    plan_mapping::Column::SaleTaskId,
                     plan_mapping::Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -177,12 +177,11 @@ pub async fn plan_mapping<C: ConnectionTrait>(
     db: &C,
     integration_id: i64,
     plan_code: &str,
-) -> StoreResult<Option<i64>> {
+) -> StoreResult<Option<super::entities::plan_mapping::Model>> {
     use super::entities::plan_mapping;
     Ok(plan_mapping::Entity::find()
         .filter(plan_mapping::Column::IntegrationId.eq(integration_id))
         .filter(plan_mapping::Column::PlanCode.eq(plan_code))
         .one(db)
-        .await?
-        .map(|m| m.membership_type_id))
+        .await?)
 }

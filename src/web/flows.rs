@@ -300,6 +300,7 @@ pub async fn connect_credentials(
         .ok_or_else(|| ApiError::Internal(format!("integration {} has no tenant", row.id)))?;
     if let Err(e) = verify::verify(
         &state.settings,
+        &state.st,
         &row.environment,
         tenant,
         client_id,
@@ -354,6 +355,7 @@ pub async fn check_connection(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     match verify::verify(
         &state.settings,
+        &state.st,
         &row.environment,
         tenant,
         client_id,

@@ -1,10 +1,8 @@
 //! Verifies a partner's ServiceTitan credentials: a token, then one cheap read for the tenant.
-use std::time::Duration;
-
 use secrecy::SecretString;
 
 use crate::config::Settings;
-use crate::servicetitan::{ClientConfig, Credentials, Environment, Error, ServiceTitan};
+use crate::servicetitan::{Credentials, Environment, Error, ServiceTitan};
 
 /// Why credentials could not be confirmed; each has its own message for the partner.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,27 +29,24 @@ pub fn environment(settings: &Settings, stored: &str) -> Result<Environment, Ver
         .map_err(|e| VerifyFailure::Other(e.to_string()))
 }
 
-/// Checks credentials for `tenant_id` in the integration's `environment`: a fresh client (no
-/// cached token, so the secret itself is tested), one token request and one cheap read.
+/// Checks credentials for `tenant_id` in the integration's `environment` through the process's
+/// one client: the cached token for this Client ID is dropped (so the secret itself is tested),
+/// then one token request and one cheap read; the new token stays cached for what follows.
 pub async fn verify(
     settings: &Settings,
+    client: &ServiceTitan,
     environment_name: &str,
     tenant_id: i64,
     client_id: &str,
     secret: &SecretString,
 ) -> Result<(), VerifyFailure> {
     let env = environment(settings, environment_name)?;
-    let st = &settings.servicetitan;
-    let mut cfg = ClientConfig::new(st.app_key.clone(), st.application_guid.clone());
-    cfg.rate_limit_per_sec = st.rate_limit_per_sec;
-    cfg.request_timeout = Duration::from_secs(st.request_timeout_secs.clamp(1, 15));
-    cfg.max_retries = 1;
-    let client = ServiceTitan::new(cfg);
     let creds = Credentials {
         client_id: client_id.to_owned(),
         client_secret: secret.clone(),
     };
-    match client.tenant(env, tenant_id, creds).verify().await {
+    let tenant = client.tenant(env, tenant_id, creds).with_max_retries(1);
+    match tenant.verify_fresh().await {
         Ok(()) => Ok(()),
         Err(Error::InvalidCredentials | Error::Unauthorized(_)) => {
             Err(VerifyFailure::InvalidCredentials)

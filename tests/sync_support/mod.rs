@@ -22,6 +22,10 @@ pub const TAG_TYPE: i64 = 3001;
 pub const CREDIT_FIELD: i64 = 4501;
 pub const MEMBERSHIP_TYPE: i64 = 6001;
 pub const ELIGIBLE_SERVICE: i64 = 7001;
+/// The business unit plans are sold in (set up in the Plans step).
+pub const PLAN_BUSINESS_UNIT: i64 = 1003;
+/// Silver's sale task: the sandbox's pricebook service 6101.
+pub const SALE_TASK: i64 = 6101;
 pub const CAMPAIGN: i64 = 8001;
 pub const APP_KEY: &str = "sandbox-app-key";
 
@@ -135,6 +139,8 @@ pub async fn seed_partner(state: &AppState, i: usize, t: &TenantSeed) -> SeededP
             plan_code: Set(plan.into()),
             membership_type_id: Set(MEMBERSHIP_TYPE),
             membership_type_name: Set("Comfort Club Silver".into()),
+            business_unit_id: Set(Some(PLAN_BUSINESS_UNIT)),
+            sale_task_id: Set(Some(SALE_TASK)),
             updated_at: Set(now),
             ..Default::default()
         }

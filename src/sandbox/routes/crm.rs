@@ -1,7 +1,10 @@
 //! `/crm`: customers, contacts, tags, locations, custom-field types, bookings.
 use serde_json::{Map, Value, json};
 
-use super::{Problem, Reply, Req, body, id, list, merge_custom_fields, not_served, ok};
+use super::{
+    Problem, Reply, Req, body, id, list, merge_custom_fields, not_served, ok, put_external_data,
+    replace_custom_fields,
+};
 use crate::sandbox::tenant::{Tenant, now, res};
 
 pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
@@ -24,28 +27,26 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
         }
         (m @ ("POST" | "DELETE"), ["customers", cid, "tags", tag]) => {
             let cid = exists(t, res::CUSTOMERS, "Customer", cid)?;
-            let tag = id(tag)?;
-            if t.get(res::TAG_TYPES, tag).is_none() {
-                return Err(Problem::field(
-                    "tagTypeId",
-                    format!("Tag type {tag} does not exist."),
-                ));
-            }
-            let rec = t
-                .coll(res::CUSTOMERS)
-                .get_mut(&cid)
-                .ok_or_else(|| Problem::not_found("Customer", cid))?;
-            let mut tags: Vec<i64> = int_list(rec.get("tagTypeIds"));
-            let before = tags.clone();
-            tags.retain(|x| *x != tag);
-            if m == "POST" {
-                tags.push(tag);
-            }
-            if tags != before {
-                rec["tagTypeIds"] = json!(tags);
-                rec["modifiedOn"] = json!(now());
-            }
-            ok(json!({}))
+            let tags = tag_one(t, res::CUSTOMERS, cid, tag, m == "POST")?;
+            ok(json!({"customerId": cid, "tagTypeIds": tags}))
+        }
+        (m @ ("POST" | "DELETE"), ["locations", lid, "tags", tag]) => {
+            let lid = exists(t, res::LOCATIONS, "Location", lid)?;
+            let tags = tag_one(t, res::LOCATIONS, lid, tag, m == "POST")?;
+            ok(json!({"locationId": lid, "tagTypeIds": tags}))
+        }
+        ("GET", ["booking-provider-tags"]) => {
+            list(t.coll(res::BOOKING_PROVIDER_TAGS).values(), req)
+        }
+        ("GET", ["booking-provider", provider, "bookings"]) => {
+            let provider = id(provider)?;
+            let rows: Vec<Value> = t
+                .coll(res::BOOKINGS)
+                .values()
+                .filter(|b| b["bookingProviderId"].as_i64() == Some(provider))
+                .cloned()
+                .collect();
+            list(rows.iter(), req)
         }
         ("GET", ["locations"]) => list(t.coll(res::LOCATIONS).values(), req),
         ("POST", ["locations"]) => {
@@ -60,7 +61,12 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
             insert_location(t, cid, &b).map(|v| (200, v))
         }
         ("GET", ["locations", "custom-fields"]) => list(t.coll(res::LOCATION_FIELDS).values(), req),
-        ("GET", ["locations", lid]) => get(t, res::LOCATIONS, "Location", id(lid)?),
+        ("GET", ["locations", lid]) => {
+            let lid = id(lid)?;
+            let reply = get(t, res::LOCATIONS, "Location", lid);
+            apply_edits_after_read(t, lid);
+            reply
+        }
         ("PATCH", ["locations", lid]) => patch(t, res::LOCATIONS, "Location", id(lid)?, req),
         ("GET", ["bookings"]) => list(t.coll(res::BOOKINGS).values(), req),
         ("GET", ["bookings", bid]) => get(t, res::BOOKINGS, "Booking", id(bid)?),
@@ -79,6 +85,64 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
         }
         _ => Err(not_served(req)),
     }
+}
+
+/// Adds or removes one tag: adding a present tag is a 409, removing an absent one a 404
+/// (API.md §16). Returns the record's tags after the call.
+fn tag_one(
+    t: &mut Tenant,
+    coll: &'static str,
+    rid: i64,
+    tag: &str,
+    add: bool,
+) -> Result<Vec<i64>, Problem> {
+    let tag = id(tag)?;
+    if t.get(res::TAG_TYPES, tag).is_none() {
+        return Err(Problem::field(
+            "tagTypeId",
+            format!("Tag type {tag} does not exist."),
+        ));
+    }
+    let rec = t
+        .coll(coll)
+        .get_mut(&rid)
+        .ok_or_else(|| Problem::not_found("Record", rid))?;
+    let mut tags: Vec<i64> = int_list(rec.get("tagTypeIds"));
+    match (add, tags.contains(&tag)) {
+        (true, true) => return Err(Problem::new(409, format!("Tag {tag} is already applied."))),
+        (false, false) => return Err(Problem::new(404, format!("Tag {tag} is not applied."))),
+        (true, false) => tags.push(tag),
+        (false, true) => tags.retain(|x| *x != tag),
+    }
+    rec["tagTypeIds"] = json!(tags);
+    rec["modifiedOn"] = json!(now());
+    Ok(tags)
+}
+
+/// Applies the contractor edits queued for after a read of this location (a test knob).
+fn apply_edits_after_read(t: &mut Tenant, lid: i64) {
+    let (now_due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut t.edits_after_read)
+        .into_iter()
+        .partition(|(l, _, _)| *l == lid);
+    t.edits_after_read = later;
+    for (_, type_id, value) in now_due {
+        let name = t
+            .get(res::LOCATION_FIELDS, type_id)
+            .map(|f| f["name"].clone());
+        let Some(rec) = t.coll(res::LOCATIONS).get_mut(&lid) else {
+            continue;
+        };
+        let mut fields = rec["customFields"].as_array().cloned().unwrap_or_default();
+        fields.retain(|f| f["typeId"].as_i64() != Some(type_id));
+        fields.push(json!({"typeId": type_id, "name": name, "value": value}));
+        rec["customFields"] = Value::Array(fields);
+        rec["modifiedOn"] = json!(now());
+    }
+}
+
+/// The same, for the state's direct edit helper.
+pub(crate) fn apply_edits_after_read_pub(t: &mut Tenant, lid: i64) {
+    apply_edits_after_read(t, lid);
 }
 
 fn exists(t: &Tenant, coll: &'static str, what: &str, seg: &str) -> Result<i64, Problem> {
@@ -120,7 +184,9 @@ fn field_types(coll: &'static str) -> &'static str {
     }
 }
 
-/// PATCH semantics: set fields replace, `customFields` merge by `typeId`, `id` is kept.
+/// PATCH semantics (API.md §4.3): set fields replace, and so do the `customFields` and
+/// `tagTypeIds` lists (a field or tag left out is removed); `externalData` follows its
+/// `patchMode`; `active` is ignored (the API cannot deactivate records); `id` is kept.
 pub(crate) fn patch(
     t: &mut Tenant,
     coll: &'static str,
@@ -136,12 +202,12 @@ pub(crate) fn patch(
     let mut updated = current.clone();
     for (k, v) in b {
         match k.as_str() {
-            "id" | "customerId" | "createdOn" | "modifiedOn" | "bookingProviderId" => {}
+            "id" | "customerId" | "createdOn" | "modifiedOn" | "bookingProviderId" | "active" => {}
             "customFields" => {
-                updated[k.as_str()] =
-                    merge_custom_fields(t, field_types(coll), current.get("customFields"), &v)?;
+                updated[k.as_str()] = replace_custom_fields(t, field_types(coll), &v)?;
             }
             "tagTypeIds" => updated["tagTypeIds"] = json!(check_tags(t, Some(&v))?),
+            "externalData" => put_external_data(&mut updated, Some(&v))?,
             _ => updated[k.as_str()] = v,
         }
     }
@@ -193,14 +259,25 @@ pub(crate) fn insert_location(t: &mut Tenant, cid: i64, b: &Value) -> Result<Val
     let tags = check_tags(t, b.get("tagTypeIds"))?;
     let lid = t.new_id();
     let stamp = now();
-    let rec = json!({
+    let mut rec = json!({
         "id": lid, "customerId": cid,
         "name": b.get("name").and_then(Value::as_str).unwrap_or("Location"),
         "address": address, "active": true, "customFields": custom, "tagTypeIds": tags,
-        "externalData": b.get("externalData").cloned().unwrap_or(Value::Null),
-        "createdOn": stamp, "modifiedOn": stamp,
+        "taxExempt": false, "mergedToId": null, "zoneId": null, "taxZoneId": null,
+        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp,
     });
+    put_external_data(&mut rec, b.get("externalData"))?;
     t.coll(res::LOCATIONS).insert(lid, rec.clone());
+    let mut contacts = Vec::new();
+    for c in b
+        .get("contacts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        contacts.push(new_contact(t, c)?);
+    }
+    rec["contacts"] = Value::Array(contacts);
     Ok(rec)
 }
 
@@ -242,22 +319,26 @@ pub(crate) fn insert_customer(t: &mut Tenant, b: &Value) -> Result<Value, Proble
     }
     let cid = t.new_id();
     let stamp = now();
-    let rec = json!({
+    let flag = |f: &str| b.get(f).and_then(Value::as_bool).unwrap_or(false);
+    let mut rec = json!({
         "id": cid, "active": true, "name": name,
         "type": b.get("type").and_then(Value::as_str).unwrap_or("Residential"),
         "address": b.get("address").cloned().unwrap_or(Value::Null),
-        "balance": 0.0,
-        "doNotMail": b.get("doNotMail").and_then(Value::as_bool).unwrap_or(false),
-        "doNotService": b.get("doNotService").and_then(Value::as_bool).unwrap_or(false),
-        "customFields": custom, "tagTypeIds": tags,
-        "externalData": b.get("externalData").cloned().unwrap_or(Value::Null),
-        "createdOn": stamp, "modifiedOn": stamp,
+        "balance": 0.0, "taxExempt": flag("taxExempt"), "nationalAccount": flag("nationalAccount"),
+        "doNotMail": flag("doNotMail"), "doNotService": flag("doNotService"),
+        "customFields": custom, "tagTypeIds": tags, "mergedToId": null,
+        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp,
     });
+    put_external_data(&mut rec, b.get("externalData"))?;
     t.coll(res::CUSTOMERS).insert(cid, rec.clone());
-    t.contacts.insert(cid, contacts);
+    t.contacts.insert(cid, contacts.clone());
+    // `CreatedCustomerResponse`: the customer with its new locations and contacts, with IDs.
+    let mut created_locations = Vec::new();
     for l in &locations {
-        insert_location(t, cid, l)?;
+        created_locations.push(insert_location(t, cid, l)?);
     }
+    rec["locations"] = Value::Array(created_locations);
+    rec["contacts"] = Value::Array(contacts);
     Ok(rec)
 }
 
@@ -276,18 +357,27 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
             "The ExternalId field is required.",
         ));
     }
-    if let Some(dup) = t.coll(res::BOOKINGS).values().find(|v| {
-        v["bookingProviderId"].as_i64() == Some(provider) && v["externalId"] == json!(external_id)
-    }) {
-        let mut p = Problem::new(
-            409,
-            "A booking with this externalId already exists for this provider.",
-        );
-        p.errors.insert(
-            "ExternalId".into(),
-            vec![format!("existing booking id {}", dup["id"])],
-        );
-        return Err(p);
+    // ServiceTitan does not enforce a unique externalId (API.md §16): a repeated create makes a
+    // second booking. The client looks its booking up by externalId before creating.
+    for field in ["source", "summary"] {
+        if b.get(field).and_then(Value::as_str).is_none() {
+            return Err(Problem::field(
+                field,
+                format!("The {field} field is required."),
+            ));
+        }
+    }
+    if !b.get("isFirstTimeClient").is_some_and(Value::is_boolean) {
+        return Err(Problem::field(
+            "isFirstTimeClient",
+            "The isFirstTimeClient field is required.",
+        ));
+    }
+    if t.get(res::BOOKING_PROVIDER_TAGS, provider).is_none() {
+        return Err(Problem::new(
+            404,
+            format!("Booking provider {provider} was not found."),
+        ));
     }
     for (field, coll) in [
         ("campaignId", res::CAMPAIGNS),
@@ -307,12 +397,18 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
     let stamp = now();
     let mut rec = b.clone();
     if let Some(obj) = rec.as_object_mut() {
-        obj.remove("isSendConfirmationEmail");
+        // Request-only fields are not part of `BookingResponse`.
+        for k in ["isSendConfirmationEmail", "contacts"] {
+            if let Some(v) = obj.remove(k) {
+                obj.insert(format!("_{k}"), v);
+            }
+        }
         for (k, v) in [
             ("id", json!(bid)),
             ("bookingProviderId", json!(provider)),
             ("status", json!("New")),
             ("jobId", Value::Null),
+            ("dismissingReasonId", Value::Null),
             ("createdOn", json!(stamp)),
             ("modifiedOn", json!(stamp)),
         ] {

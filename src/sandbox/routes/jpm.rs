@@ -2,7 +2,10 @@
 use serde_json::{Map, Value, json};
 
 use super::crm::{get, int_list};
-use super::{Problem, Reply, Req, body, id, list, not_served, ok};
+use super::{
+    Problem, Reply, Req, body, id, list, merge_custom_fields, not_served, ok, put_external_data,
+    replace_custom_fields,
+};
 use crate::sandbox::tenant::{Tenant, now, res, ts};
 
 const PRIORITIES: &[&str] = &["Low", "Normal", "High", "Urgent"];
@@ -154,6 +157,35 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
         let we = time_field(a, "arrivalWindowEnd")?.unwrap_or_else(|| end.clone());
         parsed.push((start, end, ws, we, int_list(a.get("technicianIds"))));
     }
+    put_external_data(&mut json!({}), b.get("externalData"))?;
+    // New jobs inherit the job type's and the business unit's tags (API.md §16).
+    let mut tags = int_list(b.get("tagTypeIds"));
+    if let Some(bad) = tags.iter().find(|x| !t.active(res::TAG_TYPES, **x)) {
+        return Err(Problem::field(
+            "tagTypeIds",
+            format!("Tag type {bad} does not exist or is inactive."),
+        ));
+    }
+    for inherited in [
+        t.get(res::JOB_TYPES, job_type)
+            .map(|j| int_list(j.get("tagTypeIds"))),
+        t.get(res::BUSINESS_UNITS, bu)
+            .map(|u| int_list(u.get("tagTypeIds"))),
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    {
+        if !tags.contains(&inherited) {
+            tags.push(inherited);
+        }
+    }
+    let custom_fields = merge_custom_fields(
+        t,
+        res::JOB_FIELDS,
+        None,
+        b.get("customFields").unwrap_or(&Value::Null),
+    )?;
     let fields = NewJobFields {
         customer_id,
         location_id,
@@ -162,12 +194,21 @@ pub(crate) fn create_job(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
         campaign_id: campaign,
         priority: priority.to_owned(),
         summary: b.get("summary").cloned().unwrap_or(Value::Null),
-        tag_type_ids: int_list(b.get("tagTypeIds")),
-        custom_fields: b.get("customFields").cloned().unwrap_or(json!([])),
+        tag_type_ids: tags,
+        custom_fields,
         external_data: b.get("externalData").cloned().unwrap_or(Value::Null),
         status: "Scheduled".to_owned(),
     };
-    Ok(insert_job(t, fields, &parsed))
+    let mut job = insert_job(t, fields, &parsed);
+    if let Some(booking) = b.get("bookingId").and_then(Value::as_i64) {
+        job["bookingId"] = json!(booking);
+        t.coll(res::JOBS).insert(id_of_job(&job), job.clone());
+    }
+    Ok(job)
+}
+
+fn id_of_job(job: &Value) -> i64 {
+    job["id"].as_i64().unwrap_or_default()
 }
 
 /// Fields of a job to insert without validation (bulk seeding uses this too).
@@ -200,21 +241,31 @@ pub(crate) fn insert_job(t: &mut Tenant, f: NewJobFields, appts: &[ApptTimes]) -
         let appt = json!({
             "id": aid, "jobId": jid, "appointmentNumber": format!("{number}-{}", i + 1),
             "start": start, "end": end, "arrivalWindowStart": ws, "arrivalWindowEnd": we,
-            "status": "Scheduled", "customerId": f.customer_id, "technicianIds": techs,
-            "businessUnitId": f.business_unit_id,
+            "status": "Scheduled", "customerId": f.customer_id, "_technicianIds": techs,
+            "_businessUnitId": f.business_unit_id, "_jobTypeId": f.job_type_id,
+            "specialInstructions": null, "unused": false, "createdById": 0,
+            "isConfirmed": false, "active": true,
             "createdOn": stamp, "modifiedOn": stamp,
         });
         t.coll(res::APPOINTMENTS).insert(aid, appt);
     }
-    let job = json!({
+    // Every job has an invoice: its ID is reserved now, the invoice lands when work is billed.
+    let invoice_id = t.new_id();
+    let mut job = json!({
         "id": jid, "jobNumber": number, "customerId": f.customer_id, "locationId": f.location_id,
         "jobStatus": f.status, "completedOn": null, "businessUnitId": f.business_unit_id,
         "jobTypeId": f.job_type_id, "priority": f.priority, "campaignId": f.campaign_id,
         "summary": f.summary, "tagTypeIds": f.tag_type_ids, "customFields": f.custom_fields,
-        "appointmentCount": appt_ids.len(), "firstAppointmentId": appt_ids.first(),
-        "lastAppointmentId": appt_ids.last(), "externalData": f.external_data,
-        "createdOn": stamp, "modifiedOn": stamp,
+        "appointmentCount": appt_ids.len(), "firstAppointmentId": appt_ids.first().copied().unwrap_or(0),
+        "lastAppointmentId": appt_ids.last().copied().unwrap_or(0),
+        "noCharge": false, "notificationsEnabled": true, "createdById": 0, "customerPo": "",
+        "invoiceId": invoice_id, "estimateIds": [], "equipmentIds": [], "bookingId": null,
+        "membershipId": null, "createdOn": stamp, "modifiedOn": stamp,
     });
+    // The seed and bulk paths insert valid bodies; a bad externalData there is a bug.
+    if let Err(p) = put_external_data(&mut job, Some(&f.external_data)) {
+        panic!("sandbox job externalData rejected: {}", p.title);
+    }
     t.coll(res::JOBS).insert(jid, job.clone());
     job
 }
@@ -245,7 +296,10 @@ fn patch_job(t: &mut Tenant, jid: i64, b: Map<String, Value>) -> Reply {
                 }
                 job["priority"] = v;
             }
-            "summary" | "customFields" => job[k.as_str()] = v,
+            // Full-list replacement, like `tagTypeIds` (API.md §5.4).
+            "customFields" => job["customFields"] = replace_custom_fields(t, res::JOB_FIELDS, &v)?,
+            "externalData" => put_external_data(&mut job, Some(&v))?,
+            "summary" => job["summary"] = v,
             _ => {}
         }
     }

@@ -2,7 +2,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::query;
 use super::tenant::Tenant;
@@ -129,7 +129,120 @@ pub(crate) fn not_served(req: &Req<'_>) -> Problem {
     )
 }
 
-/// Replaces or merges `customFields` by `typeId`, filling in names from the field types.
+/// Where a record keeps its `externalData`: per application GUID, as ServiceTitan does (keys
+/// starting with `_` are internal and never served).
+pub(crate) const EXTERNAL: &str = "_externalData";
+
+/// Stores a request's `externalData` (`{applicationGuid, externalData:[{key,value}]}`, plus
+/// `patchMode` on updates: `Replace`, the default, replaces that GUID's entries; `Merge` changes
+/// the keys given and deletes a key sent with `value: null`).
+pub(crate) fn put_external_data(rec: &mut Value, incoming: Option<&Value>) -> Result<(), Problem> {
+    let Some(incoming) = incoming.filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let guid = incoming
+        .get("applicationGuid")
+        .and_then(Value::as_str)
+        .filter(|g| !g.is_empty())
+        .ok_or_else(|| {
+            Problem::field(
+                "ExternalData.ApplicationGuid",
+                "The ApplicationGuid field is required.",
+            )
+        })?
+        .to_ascii_lowercase();
+    let merge = incoming.get("patchMode").and_then(Value::as_str) == Some("Merge");
+    let Some(obj) = rec.as_object_mut() else {
+        return Ok(());
+    };
+    let store = obj.entry(EXTERNAL).or_insert_with(|| json!({}));
+    let mut entries: Vec<Value> = if merge {
+        store
+            .get(&guid)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for item in incoming
+        .get("externalData")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = item.get("key").and_then(Value::as_str).unwrap_or_default();
+        entries.retain(|e| e["key"] != json!(key));
+        if let Some(value) = item.get("value").and_then(Value::as_str) {
+            entries.push(json!({"key": key, "value": value}));
+        }
+    }
+    store[guid.as_str()] = Value::Array(entries);
+    Ok(())
+}
+
+/// Which application GUID's `externalData` a response carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guid<'a> {
+    /// The GUID the request named (none: every record carries an empty list).
+    Named(Option<&'a str>),
+    /// Every GUID's entries (the inspection snapshot).
+    All,
+}
+
+/// A record as ServiceTitan serves it: `externalData` as the `[{key, value}]` list of the
+/// requested GUID, and no internal (`_`) fields. Applies to nested records too (created
+/// customers' locations, paged `data`).
+pub(crate) fn present(v: &Value, guid: Guid<'_>) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| present(i, guid)).collect()),
+        Value::Object(obj) => {
+            let mut out = Map::new();
+            for (k, val) in obj {
+                if k == EXTERNAL {
+                    continue;
+                }
+                if k.starts_with('_') {
+                    continue;
+                }
+                out.insert(k.clone(), present(val, guid));
+            }
+            if let Some(store) = obj.get(EXTERNAL).and_then(Value::as_object) {
+                let entries: Vec<Value> = match guid {
+                    Guid::Named(Some(g)) => store
+                        .get(&g.to_ascii_lowercase())
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                    Guid::Named(None) => Vec::new(),
+                    Guid::All => store
+                        .values()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .cloned()
+                        .collect(),
+                };
+                out.insert("externalData".into(), Value::Array(entries));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// The full-list replacement of `customFields` (PATCH semantics, API.md §4.3 and §5.4): the
+/// list sent becomes the record's list, a field left out loses its value. Names come from the
+/// field types; an unknown type is a 400.
+pub(crate) fn replace_custom_fields(
+    t: &Tenant,
+    types: &'static str,
+    incoming: &Value,
+) -> Result<Value, Problem> {
+    merge_custom_fields(t, types, None, incoming)
+}
+
+/// Merges `customFields` by `typeId` into `current` (used on create, where there is nothing to
+/// replace), filling in names from the field types.
 pub(crate) fn merge_custom_fields(
     t: &Tenant,
     types: &'static str,

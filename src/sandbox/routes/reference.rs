@@ -43,8 +43,12 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
 
 fn duration_billing_items(type_id: i64) -> Vec<Value> {
     vec![
-        json!({"id": type_id * 10 + 1, "duration": 12, "billingFrequency": "Monthly", "active": true}),
-        json!({"id": type_id * 10 + 2, "duration": 12, "billingFrequency": "Annual", "active": true}),
+        json!({"id": type_id * 10 + 1, "duration": 12, "billingFrequency": "Monthly",
+               "salePrice": 0.0, "billingPrice": 19.0, "renewalPrice": 19.0, "importId": null,
+               "active": true, "createdOn": "2024-01-15T12:00:00Z", "createdById": 0}),
+        json!({"id": type_id * 10 + 2, "duration": 12, "billingFrequency": "Annual",
+               "salePrice": 199.0, "billingPrice": 0.0, "renewalPrice": 199.0, "importId": null,
+               "active": true, "createdOn": "2024-01-15T12:00:00Z", "createdById": 0}),
     ]
 }
 
@@ -71,25 +75,46 @@ fn sell(t: &mut Tenant, b: &Value) -> Reply {
             format!("Business unit {bu} does not exist or is inactive."),
         ));
     }
+    const ACTIONS: &[&str] = &["None", "Single", "All"];
+    if !b
+        .get("recurringServiceAction")
+        .and_then(Value::as_str)
+        .is_some_and(|a| ACTIONS.contains(&a))
+    {
+        return Err(Problem::field(
+            "recurringServiceAction",
+            "The recurringServiceAction field is required (None, Single or All).",
+        ));
+    }
+    // The type is the one the duration/billing option belongs to; its sale task (not exposed by
+    // the API, kept as `_saleTaskId`) must be the one sent.
     let Some(mtype) = t
         .coll(res::MEMBERSHIP_TYPES)
         .values()
-        .find(|m| m["saleTaskId"].as_i64() == Some(sale_task) && m["active"] == json!(true))
+        .find(|m| {
+            duration_billing_items(super::super::tenant::id_of(m))
+                .iter()
+                .any(|d| d["id"].as_i64() == Some(billing))
+        })
         .cloned()
     else {
         return Err(Problem::field(
-            "saleTaskId",
-            format!("No active membership type sells with task {sale_task}."),
+            "durationBillingId",
+            format!("Duration/billing option {billing} does not exist."),
         ));
     };
     let type_id = mtype["id"].as_i64().unwrap_or_default();
-    if !duration_billing_items(type_id)
-        .iter()
-        .any(|d| d["id"].as_i64() == Some(billing))
-    {
+    if mtype["active"] != json!(true) {
         return Err(Problem::field(
             "durationBillingId",
-            format!("Option {billing} does not belong to membership type {type_id}."),
+            format!("Membership type {type_id} is inactive."),
+        ));
+    }
+    if t.get(res::SERVICES, sale_task).is_none() || mtype["_saleTaskId"].as_i64() != Some(sale_task)
+    {
+        return Err(Problem::field(
+            "saleTaskId",
+            format!("Task {sale_task} is not the sale task of membership type {type_id}."),
         ));
     }
     let location_id = b.get("locationId").and_then(Value::as_i64);
@@ -106,16 +131,40 @@ fn sell(t: &mut Tenant, b: &Value) -> Reply {
     }
     let mid = t.new_id();
     let start = Utc::now();
-    let months = mtype["duration"].as_i64().unwrap_or(12);
+    let months = 12;
     let stamp = now();
+    let recurring_location = b.get("recurringLocationId").and_then(Value::as_i64);
     let rec = json!({
         "id": mid, "customerId": customer_id, "locationId": location_id, "businessUnitId": bu,
-        "membershipTypeId": type_id, "status": "Active", "from": ts(start),
+        "recurringLocationId": recurring_location,
+        "membershipTypeId": type_id, "status": "Active", "active": true, "from": ts(start),
         "to": ts(start + Duration::days(months * 365 / 12)), "memo": null,
+        "followUpStatus": "NotAttempted", "followUpOn": stamp, "billingFrequency": "Monthly",
+        "initialDeferredRevenue": 0.0, "customFields": [], "cancellationDate": null,
         "createdOn": stamp, "modifiedOn": stamp,
     });
     t.coll(res::MEMBERSHIPS).insert(mid, rec);
-    ok(json!({"customerMembershipId": mid, "invoiceId": null}))
+    // The sale invoice carries one `Service` item: the sale task.
+    let iid = t.new_id();
+    let item = t.new_id();
+    let name = t
+        .get(res::SERVICES, sale_task)
+        .map(|s| s["displayName"].clone())
+        .unwrap_or(Value::Null);
+    let invoice = json!({
+        "id": iid, "referenceNumber": format!("INV-{iid}"), "invoiceDate": stamp,
+        "subTotal": "0.00", "salesTax": "0.00", "total": "0.00", "balance": "0.00",
+        "customer": {"id": customer_id, "name": null}, "job": null, "membershipId": mid,
+        "items": [{"id": item, "skuId": sale_task, "skuName": name, "displayName": name,
+                   "type": "Service", "quantity": "1.00", "price": "0.00", "total": "0.00",
+                   "membershipTypeId": type_id, "inventory": false, "taxable": false,
+                   "isChargeable": true, "addOn": false, "order": 1,
+                   "createdOn": stamp, "modifiedOn": stamp}],
+        "active": true, "sentStatus": "NotSent", "reviewStatus": "NeedsReview",
+        "invoiceConfiguration": "MembershipInvoice", "createdOn": stamp, "modifiedOn": stamp,
+    });
+    t.coll(res::INVOICES).insert(iid, invoice);
+    ok(json!({"customerMembershipId": mid, "invoiceId": iid}))
 }
 
 fn patch_membership(t: &mut Tenant, mid: i64, b: Map<String, Value>) -> Reply {
@@ -131,11 +180,11 @@ fn patch_membership(t: &mut Tenant, mid: i64, b: Map<String, Value>) -> Reply {
                 }
                 rec["status"] = v;
             }
-            "to" | "memo" | "from" => rec[k.as_str()] = v,
+            "to" | "memo" | "from" | "businessUnitId" | "locationId" => rec[k.as_str()] = v,
             _ => {}
         }
     }
     rec["modifiedOn"] = json!(now());
     t.coll(res::MEMBERSHIPS).insert(mid, rec.clone());
-    ok(rec)
+    ok(json!({"id": mid}))
 }

@@ -4,11 +4,23 @@ use reqwest::Method;
 use super::list_endpoint;
 use crate::servicetitan::paths::{self, CRM};
 use crate::servicetitan::{
-    Booking, BookingPatch, Contact, CustomFieldType, Customer, CustomerPatch, Error, ListQuery,
-    Location, LocationPatch, NewBooking, NewCustomer, NewLocation, TenantClient,
+    Booking, BookingPatch, BookingProviderTag, Contact, CreatedCustomer, CustomFieldType, Customer,
+    CustomerPatch, Error, ListQuery, Location, LocationPatch, NewBooking, NewCustomer, NewLocation,
+    TenantClient,
 };
 
 impl TenantClient {
+    /// Checks freshly entered credentials: any cached token for this Client ID is dropped, so
+    /// the secret itself is tested, and the token it gets stays cached for the calls that
+    /// follow (token requests are throttled: one per client, not one per check).
+    pub async fn verify_fresh(&self) -> Result<(), Error> {
+        self.shared
+            .tokens
+            .forget(&self.env, &self.creds.client_id)
+            .await;
+        self.verify().await
+    }
+
     /// Checks the credentials end to end: a token, then one cheap read.
     pub async fn verify(&self) -> Result<(), Error> {
         self.business_units_page(&ListQuery::new().page_size(1), 1)
@@ -21,14 +33,15 @@ impl TenantClient {
         customers, customers_page, Customer, CRM, paths::CUSTOMERS
     );
 
-    /// One customer.
+    /// One customer, with our `externalData` entries.
     pub async fn customer(&self, id: i64) -> Result<Customer, Error> {
-        self.get_json(CRM, &paths::customer(id), &[]).await
+        self.get_json(CRM, &paths::customer(id), &self.guid_query())
+            .await
     }
 
-    /// Creates a customer with its locations; read the locations back with
-    /// `locations(ListQuery::new().customer_id(id))`.
-    pub async fn create_customer(&self, body: &NewCustomer) -> Result<Customer, Error> {
+    /// Creates a customer with its locations; the answer carries the new locations with their
+    /// IDs. ServiceTitan accepts duplicates: look the member up by `externalData` first.
+    pub async fn create_customer(&self, body: &NewCustomer) -> Result<CreatedCustomer, Error> {
         self.write_json(Method::POST, CRM, paths::CUSTOMERS, body)
             .await
     }
@@ -62,28 +75,48 @@ impl TenantClient {
         .await
     }
 
-    /// Tags a customer (idempotent).
+    /// Tags a customer; only this tag is added, the others stay. A 409 (already tagged) is
+    /// success.
     pub async fn add_customer_tag(&self, customer_id: i64, tag_type_id: i64) -> Result<(), Error> {
-        self.send_empty(
-            Method::POST,
-            CRM,
-            &paths::customer_tag(customer_id, tag_type_id),
+        tolerate(
+            self.send_empty(
+                Method::POST,
+                CRM,
+                &paths::customer_tag(customer_id, tag_type_id),
+            )
+            .await,
+            409,
         )
-        .await
     }
 
-    /// Removes a tag from a customer.
+    /// Removes one tag from a customer. A 404 (not tagged) is success.
     pub async fn remove_customer_tag(
         &self,
         customer_id: i64,
         tag_type_id: i64,
     ) -> Result<(), Error> {
-        self.send_empty(
-            Method::DELETE,
-            CRM,
-            &paths::customer_tag(customer_id, tag_type_id),
+        tolerate(
+            self.send_empty(
+                Method::DELETE,
+                CRM,
+                &paths::customer_tag(customer_id, tag_type_id),
+            )
+            .await,
+            404,
         )
-        .await
+    }
+
+    /// Tags a location; only this tag is added. A 409 (already tagged) is success.
+    pub async fn add_location_tag(&self, location_id: i64, tag_type_id: i64) -> Result<(), Error> {
+        tolerate(
+            self.send_empty(
+                Method::POST,
+                CRM,
+                &paths::location_tag(location_id, tag_type_id),
+            )
+            .await,
+            409,
+        )
     }
 
     list_endpoint!(
@@ -97,9 +130,10 @@ impl TenantClient {
         locations, locations_page, Location, CRM, paths::LOCATIONS
     );
 
-    /// One location.
+    /// One location, with our `externalData` entries.
     pub async fn location(&self, id: i64) -> Result<Location, Error> {
-        self.get_json(CRM, &paths::location(id), &[]).await
+        self.get_json(CRM, &paths::location(id), &self.guid_query())
+            .await
     }
 
     /// Creates a location.
@@ -108,7 +142,9 @@ impl TenantClient {
             .await
     }
 
-    /// Updates set fields of a location; custom fields merge by `typeId`.
+    /// Updates set fields of a location. `customFields` and `tagTypeIds` replace the whole
+    /// lists: send what [`merged_custom_fields`](crate::servicetitan::merged_custom_fields)
+    /// builds from a fresh read.
     pub async fn patch_location(&self, id: i64, body: &LocationPatch) -> Result<Location, Error> {
         self.write_json(Method::PATCH, CRM, &paths::location(id), body)
             .await
@@ -125,9 +161,32 @@ impl TenantClient {
         bookings, bookings_page, Booking, CRM, paths::BOOKINGS
     );
 
+    list_endpoint!(
+        /// Booking provider tags (the tenant admin chose one for our app).
+        booking_provider_tags, booking_provider_tags_page, BookingProviderTag, CRM,
+        paths::BOOKING_PROVIDER_TAGS
+    );
+
     /// One booking.
     pub async fn booking(&self, id: i64) -> Result<Booking, Error> {
         self.get_json(CRM, &paths::booking(id), &[]).await
+    }
+
+    /// Bookings made as booking provider `provider` with our `externalId` (ServiceTitan does
+    /// not enforce its uniqueness, so a retried create looks here first).
+    pub async fn provider_bookings_by_external_id(
+        &self,
+        provider: i64,
+        external_id: &str,
+    ) -> Result<Vec<Booking>, Error> {
+        use futures::TryStreamExt;
+        self.stream_of(
+            CRM,
+            paths::provider_bookings(provider),
+            ListQuery::new().external_id(external_id),
+        )
+        .try_collect()
+        .await
     }
 
     /// Creates a booking as booking provider `provider` (the booking provider tag ID).
@@ -150,5 +209,13 @@ impl TenantClient {
             body,
         )
         .await
+    }
+}
+
+/// Treats one status as success (a tag already added, a tag already removed).
+fn tolerate(result: Result<(), Error>, ok_status: u16) -> Result<(), Error> {
+    match result {
+        Err(e) if e.status() == Some(ok_status) => Ok(()),
+        other => other,
     }
 }

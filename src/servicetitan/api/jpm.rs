@@ -14,9 +14,10 @@ impl TenantClient {
         jobs, jobs_page, Job, JPM, paths::JOBS
     );
 
-    /// One job.
+    /// One job, with our `externalData` entries.
     pub async fn job(&self, id: i64) -> Result<Job, Error> {
-        self.get_json(JPM, &paths::job(id), &[]).await
+        self.get_json(JPM, &paths::job(id), &self.guid_query())
+            .await
     }
 
     /// Books a job (a campaign is required).
@@ -30,14 +31,13 @@ impl TenantClient {
             .await
     }
 
-    /// Adds one tag to a job (reads the tags, adds, writes the full list). No-op if present.
+    /// Adds one tag to a job, keeping every other tag: `tagTypeIds` replaces the whole list,
+    /// so the job is read just before the write and the union is sent. No write if present.
     pub async fn add_job_tag(&self, id: i64, tag_type_id: i64) -> Result<Job, Error> {
         let job = self.job(id).await?;
-        if job.tag_type_ids.contains(&tag_type_id) {
+        let Some(tags) = crate::servicetitan::with_tag(&job.tag_type_ids, tag_type_id) else {
             return Ok(job);
-        }
-        let mut tags = job.tag_type_ids;
-        tags.push(tag_type_id);
+        };
         let patch = JobPatch {
             tag_type_ids: Some(tags),
             ..JobPatch::default()

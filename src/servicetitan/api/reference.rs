@@ -65,17 +65,16 @@ impl TenantClient {
         self.membership(result.customer_membership_id).await
     }
 
-    /// Updates a customer membership.
-    pub async fn patch_membership(
-        &self,
-        id: i64,
-        body: &MembershipPatch,
-    ) -> Result<CustomerMembership, Error> {
-        self.write_json(Method::PATCH, MEMBERSHIPS, &paths::membership(id), body)
-            .await
+    /// Updates a customer membership; ServiceTitan answers only `{id}`.
+    pub async fn patch_membership(&self, id: i64, body: &MembershipPatch) -> Result<(), Error> {
+        let _: crate::servicetitan::Created = self
+            .write_json(Method::PATCH, MEMBERSHIPS, &paths::membership(id), body)
+            .await?;
+        Ok(())
     }
 
-    /// Capacity slots for a window of at most 14 days.
+    /// Capacity slots for a window of at most 14 days. Rows carry tenant-local `start`/`end`;
+    /// use `startUtc`/`endUtc`.
     pub async fn capacity(&self, req: &CapacityRequest) -> Result<CapacityResponse, Error> {
         self.write_json(Method::POST, DISPATCH, paths::CAPACITY, req)
             .await

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::IdName;
+use super::{IdName, decimal, null_default};
 
 /// The job an invoice belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +11,7 @@ pub struct InvoiceJob {
     /// Job ID.
     pub id: i64,
     /// Job number.
+    #[serde(deserialize_with = "null_default")]
     pub number: String,
     /// Job type name.
     #[serde(rename = "type")]
@@ -26,6 +27,7 @@ pub struct InvoiceItem {
     /// Pricebook SKU ID.
     pub sku_id: i64,
     /// SKU name.
+    #[serde(deserialize_with = "null_default")]
     pub sku_name: String,
     /// Code.
     pub code: Option<String>,
@@ -33,10 +35,13 @@ pub struct InvoiceItem {
     #[serde(rename = "type")]
     pub kind: String,
     /// Quantity.
+    #[serde(deserialize_with = "decimal")]
     pub quantity: f64,
     /// Unit price.
+    #[serde(deserialize_with = "decimal")]
     pub price: f64,
     /// Line total.
+    #[serde(deserialize_with = "decimal")]
     pub total: f64,
     /// Description.
     pub description: Option<String>,
@@ -55,6 +60,7 @@ pub struct Invoice {
     /// ID.
     pub id: i64,
     /// Reference number.
+    #[serde(deserialize_with = "null_default")]
     pub reference_number: String,
     /// Invoice date.
     #[serde(
@@ -63,8 +69,10 @@ pub struct Invoice {
     )]
     pub invoice_date: Option<DateTime<Utc>>,
     /// Total.
+    #[serde(deserialize_with = "decimal")]
     pub total: f64,
     /// Balance.
+    #[serde(deserialize_with = "decimal")]
     pub balance: f64,
     /// Customer.
     pub customer: Option<IdName>,
@@ -73,6 +81,7 @@ pub struct Invoice {
     /// Job.
     pub job: Option<InvoiceJob>,
     /// Lines.
+    #[serde(deserialize_with = "null_default")]
     pub items: Vec<InvoiceItem>,
     /// Last modified.
     #[serde(

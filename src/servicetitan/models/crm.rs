@@ -2,7 +2,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Address, CustomFieldValue, ExternalData};
+use super::{
+    Address, CustomFieldValue, CustomFieldWrite, ExternalData, ExternalDataItem, external_value,
+    null_default,
+};
 
 /// A phone or email contact (`type`: `Phone`, `MobilePhone`, `Email`, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,11 +60,14 @@ pub struct Customer {
     /// Do not service.
     pub do_not_service: bool,
     /// Custom field values.
+    #[serde(deserialize_with = "null_default")]
     pub custom_fields: Vec<CustomFieldValue>,
     /// Tag type IDs on the customer.
+    #[serde(deserialize_with = "null_default")]
     pub tag_type_ids: Vec<i64>,
-    /// Our external data.
-    pub external_data: Option<ExternalData>,
+    /// Our `externalData` entries (only those of the GUID the request named).
+    #[serde(deserialize_with = "null_default")]
+    pub external_data: Vec<ExternalDataItem>,
     /// Created.
     #[serde(
         deserialize_with = "super::ts::opt",
@@ -74,6 +80,38 @@ pub struct Customer {
         skip_serializing_if = "Option::is_none"
     )]
     pub modified_on: Option<DateTime<Utc>>,
+}
+
+impl Customer {
+    /// Our `externalData` value under `key`.
+    pub fn external(&self, key: &str) -> Option<&str> {
+        external_value(&self.external_data, key)
+    }
+}
+
+/// The answer to `POST /customers` (`CreatedCustomerResponse`): the customer with the new
+/// locations and contacts, each carrying its ID, so nothing has to be read back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CreatedCustomer {
+    /// The customer.
+    #[serde(flatten)]
+    pub customer: Customer,
+    /// The locations created with it.
+    #[serde(deserialize_with = "null_default")]
+    pub locations: Vec<Location>,
+    /// The customer's contacts.
+    #[serde(deserialize_with = "null_default")]
+    pub contacts: Vec<Contact>,
+}
+
+/// The answer to adding or removing a customer or location tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TagsResponse {
+    /// The record's tags after the call.
+    #[serde(deserialize_with = "null_default")]
+    pub tag_type_ids: Vec<i64>,
 }
 
 /// A location created together with its customer.
@@ -89,7 +127,7 @@ pub struct NewCustomerLocation {
     pub contacts: Vec<Contact>,
     /// Custom field values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub custom_fields: Vec<CustomFieldValue>,
+    pub custom_fields: Vec<CustomFieldWrite>,
     /// Our external data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_data: Option<ExternalData>,
@@ -113,7 +151,7 @@ pub struct NewCustomer {
     pub contacts: Vec<Contact>,
     /// Custom field values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub custom_fields: Vec<CustomFieldValue>,
+    pub custom_fields: Vec<CustomFieldWrite>,
     /// Tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag_type_ids: Vec<i64>,
@@ -136,13 +174,11 @@ pub struct CustomerPatch {
     /// Billing address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
-    /// Active flag.
+    /// Custom fields: the **whole** list (a field left out loses its value); build it with
+    /// [`merged_custom_fields`](super::merged_custom_fields).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub active: Option<bool>,
-    /// Custom fields (merged by `typeId`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<Vec<CustomFieldValue>>,
-    /// Tags (replaces the list).
+    pub custom_fields: Option<Vec<CustomFieldWrite>>,
+    /// Tags: the whole list (a tag left out is removed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag_type_ids: Option<Vec<i64>>,
     /// Our external data.
@@ -165,11 +201,14 @@ pub struct Location {
     /// Whether active.
     pub active: bool,
     /// Custom field values (the Comfort Credits field lives here).
+    #[serde(deserialize_with = "null_default")]
     pub custom_fields: Vec<CustomFieldValue>,
     /// Tag type IDs.
+    #[serde(deserialize_with = "null_default")]
     pub tag_type_ids: Vec<i64>,
-    /// Our external data.
-    pub external_data: Option<ExternalData>,
+    /// Our `externalData` entries (only those of the GUID the request named).
+    #[serde(deserialize_with = "null_default")]
+    pub external_data: Vec<ExternalDataItem>,
     /// Created.
     #[serde(
         deserialize_with = "super::ts::opt",
@@ -182,6 +221,21 @@ pub struct Location {
         skip_serializing_if = "Option::is_none"
     )]
     pub modified_on: Option<DateTime<Utc>>,
+}
+
+impl Location {
+    /// Our `externalData` value under `key`.
+    pub fn external(&self, key: &str) -> Option<&str> {
+        external_value(&self.external_data, key)
+    }
+
+    /// The value of custom field `type_id`, if the location has it.
+    pub fn custom_field(&self, type_id: i64) -> Option<&str> {
+        self.custom_fields
+            .iter()
+            .find(|f| f.type_id == type_id)
+            .and_then(|f| f.value.as_deref())
+    }
 }
 
 /// `POST /locations` body.
@@ -199,7 +253,7 @@ pub struct NewLocation {
     pub contacts: Vec<Contact>,
     /// Custom field values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub custom_fields: Vec<CustomFieldValue>,
+    pub custom_fields: Vec<CustomFieldWrite>,
     /// Tags.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag_type_ids: Vec<i64>,
@@ -208,7 +262,8 @@ pub struct NewLocation {
     pub external_data: Option<ExternalData>,
 }
 
-/// `PATCH /locations/{id}` body: only set fields change; custom fields merge by `typeId`.
+/// `PATCH /locations/{id}` body: only set fields change, but `customFields` and `tagTypeIds`
+/// each replace the whole list (API.md §4.3): read, merge, write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct LocationPatch {
@@ -218,13 +273,10 @@ pub struct LocationPatch {
     /// Address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
-    /// Active flag.
+    /// Custom fields: the **whole** list (a field left out loses its value).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub active: Option<bool>,
-    /// Custom fields, merged by `typeId`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<Vec<CustomFieldValue>>,
-    /// Tags (replaces the list).
+    pub custom_fields: Option<Vec<CustomFieldWrite>>,
+    /// Tags: the whole list (a tag left out is removed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag_type_ids: Option<Vec<i64>>,
     /// Our external data.
@@ -238,12 +290,15 @@ pub struct LocationPatch {
 pub struct CustomFieldType {
     /// ID (the `typeId` of values).
     pub id: i64,
-    /// Name, e.g. `Comfort Credits`.
+    /// Name, e.g. `Comfort Credits` (nullable in the spec).
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
-    /// `Text`, `Numeric`, `Dropdown`, …
+    /// `Text`, `Numeric`, `Dropdown`, … (nullable in the spec).
+    #[serde(deserialize_with = "null_default")]
     pub data_type: String,
-    /// Whether active (absent means active).
-    pub active: Option<bool>,
+    /// Options of a `Dropdown` field.
+    #[serde(deserialize_with = "null_default")]
+    pub data_type_options: Vec<String>,
 }
 
 /// A booking in the call-centre queue.
@@ -253,6 +308,7 @@ pub struct Booking {
     /// ID.
     pub id: i64,
     /// Source.
+    #[serde(deserialize_with = "null_default")]
     pub source: String,
     /// Booking provider tag ID.
     pub booking_provider_id: Option<i64>,
@@ -271,10 +327,10 @@ pub struct Booking {
     )]
     pub start: Option<DateTime<Utc>>,
     /// First-time client.
-    pub is_first_time_client: bool,
+    pub is_first_time_client: Option<bool>,
     /// Our ID.
     pub external_id: Option<String>,
-    /// Status (`New`, `Converted`, `Dismissed`).
+    /// Status (`New`, `Converted`, `Dismissed`, `Accepted`).
     pub status: Option<String>,
     /// Job created from the booking.
     pub job_id: Option<i64>,
@@ -286,8 +342,6 @@ pub struct Booking {
     pub job_type_id: Option<i64>,
     /// Priority.
     pub priority: Option<String>,
-    /// Contacts.
-    pub contacts: Vec<Contact>,
     /// Created.
     #[serde(
         deserialize_with = "super::ts::opt",
@@ -315,6 +369,7 @@ pub struct NewBooking {
     /// Address.
     pub address: Address,
     /// Contacts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contacts: Vec<Contact>,
     /// `Residential` or `Commercial`.
     pub customer_type: String,
@@ -323,7 +378,7 @@ pub struct NewBooking {
     pub start: Option<DateTime<Utc>>,
     /// First-time client.
     pub is_first_time_client: bool,
-    /// Our ID (unique per provider).
+    /// Our ID. ServiceTitan does not enforce uniqueness: look it up before creating.
     pub external_id: String,
     /// Campaign.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -351,13 +406,26 @@ pub struct BookingPatch {
     /// Requested start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<DateTime<Utc>>,
-    /// Status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
     /// Business unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_unit_id: Option<i64>,
     /// Job type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_type_id: Option<i64>,
+}
+
+/// A booking provider tag (`/booking-provider-tags`): the tenant admin picks one when connecting
+/// the app, and bookings are created under its ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BookingProviderTag {
+    /// ID (the `{booking_provider}` of booking paths).
+    pub id: i64,
+    /// Name.
+    #[serde(deserialize_with = "null_default")]
+    pub tag_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Whether active.
+    pub active: bool,
 }

@@ -73,19 +73,13 @@ pub struct Availability {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CapacityResponse {
-    /// Window start.
+    /// When ServiceTitan computed the answer.
     #[serde(
         deserialize_with = "super::ts::opt",
         skip_serializing_if = "Option::is_none"
     )]
-    pub starts_on_or_after: Option<DateTime<Utc>>,
-    /// Window end.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ends_on_or_before: Option<DateTime<Utc>>,
-    /// Slots.
+    pub time_stamp: Option<DateTime<Utc>>,
+    /// One row per time frame and business-unit group.
     pub availabilities: Vec<Availability>,
 }
 

@@ -2,7 +2,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{CustomFieldValue, ExternalData};
+use super::{
+    CustomFieldValue, CustomFieldWrite, ExternalData, ExternalDataItem, external_value,
+    null_default,
+};
 
 /// A job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,18 +37,25 @@ pub struct Job {
     pub campaign_id: i64,
     /// Summary.
     pub summary: Option<String>,
-    /// Tags.
+    /// Tags (including those inherited from the job type and business unit).
+    #[serde(deserialize_with = "null_default")]
     pub tag_type_ids: Vec<i64>,
     /// Custom fields.
+    #[serde(deserialize_with = "null_default")]
     pub custom_fields: Vec<CustomFieldValue>,
+    /// The booking this job realises.
+    pub booking_id: Option<i64>,
+    /// The job's invoice.
+    pub invoice_id: Option<i64>,
     /// Appointment count.
     pub appointment_count: i64,
     /// First appointment.
     pub first_appointment_id: Option<i64>,
     /// Last appointment.
     pub last_appointment_id: Option<i64>,
-    /// Our external data.
-    pub external_data: Option<ExternalData>,
+    /// Our `externalData` entries (only those of the GUID the request named).
+    #[serde(deserialize_with = "null_default")]
+    pub external_data: Vec<ExternalDataItem>,
     /// Created.
     #[serde(
         deserialize_with = "super::ts::opt",
@@ -58,6 +68,13 @@ pub struct Job {
         skip_serializing_if = "Option::is_none"
     )]
     pub modified_on: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// Our `externalData` value under `key`.
+    pub fn external(&self, key: &str) -> Option<&str> {
+        external_value(&self.external_data, key)
+    }
 }
 
 /// An appointment in a job create body.
@@ -105,7 +122,7 @@ pub struct NewJob {
     pub tag_type_ids: Vec<i64>,
     /// Custom fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub custom_fields: Vec<CustomFieldValue>,
+    pub custom_fields: Vec<CustomFieldWrite>,
     /// Our external data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_data: Option<ExternalData>,
@@ -124,9 +141,9 @@ pub struct JobPatch {
     /// Priority.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
-    /// Custom fields.
+    /// Custom fields: the whole list (a field left out loses its value).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_fields: Option<Vec<CustomFieldValue>>,
+    pub custom_fields: Option<Vec<CustomFieldWrite>>,
 }
 
 /// A job note. Notes have no ID: dedupe with a marker in the text.
@@ -174,8 +191,10 @@ pub struct JobType {
     /// Business units it is valid for.
     pub business_unit_ids: Vec<i64>,
     /// Skills.
+    #[serde(deserialize_with = "null_default")]
     pub skills: Vec<String>,
-    /// Tags.
+    /// Tags applied to jobs of this type.
+    #[serde(deserialize_with = "null_default")]
     pub tag_type_ids: Vec<i64>,
     /// Priority.
     pub priority: Option<String>,
@@ -200,6 +219,7 @@ pub struct Appointment {
     /// Job.
     pub job_id: i64,
     /// Number.
+    #[serde(deserialize_with = "null_default")]
     pub appointment_number: String,
     /// Start.
     #[serde(

@@ -18,8 +18,6 @@ pub struct MembershipType {
     pub location_target: Option<String>,
     /// Duration in months, when known.
     pub duration: Option<i64>,
-    /// The sale task used to sell this type (low confidence: where it comes from in the real API).
-    pub sale_task_id: Option<i64>,
     /// Last modified.
     #[serde(
         deserialize_with = "super::ts::opt",
@@ -81,6 +79,12 @@ pub struct MembershipSale {
     /// Location.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location_id: Option<i64>,
+    /// `None`, `Single` or `All`: how many of the customer's locations get the type's
+    /// recurring services (required).
+    pub recurring_service_action: String,
+    /// Where recurring services are scheduled (with `Single`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurring_location_id: Option<i64>,
 }
 
 /// The answer to a membership sale.

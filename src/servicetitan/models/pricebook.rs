@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::IdName;
+use super::{IdName, null_default};
 
 /// A pricebook service (SKU).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -13,6 +13,7 @@ pub struct PricebookService {
     /// Code.
     pub code: String,
     /// Display name.
+    #[serde(deserialize_with = "null_default")]
     pub display_name: String,
     /// Description.
     pub description: Option<String>,
@@ -23,6 +24,7 @@ pub struct PricebookService {
     /// Whether active.
     pub active: bool,
     /// Categories.
+    #[serde(deserialize_with = "null_default")]
     pub categories: Vec<IdName>,
     /// Last modified.
     #[serde(

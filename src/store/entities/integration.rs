@@ -19,6 +19,10 @@ pub struct Model {
     pub credit_field_name: Option<String>,
     pub campaign_id: Option<i64>,
     pub campaign_name: Option<String>,
+    /// Booking provider tag (`/crm/…/booking-provider/{id}/bookings`) chosen for the app.
+    pub booking_provider_id: Option<i64>,
+    /// Its name.
+    pub booking_provider_name: Option<String>,
     pub capacity_enabled: bool,
     pub capacity_mode: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]

@@ -10,6 +10,10 @@ pub struct Model {
     pub plan_code: String,
     pub membership_type_id: i64,
     pub membership_type_name: String,
+    /// Business unit the membership is sold in.
+    pub business_unit_id: Option<i64>,
+    /// The pricebook item that sells the membership (the type's sale task).
+    pub sale_task_id: Option<i64>,
     pub updated_at: DateTimeUtc,
 }
 

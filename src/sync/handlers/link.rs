@@ -7,7 +7,7 @@
 use futures::TryStreamExt;
 
 use crate::servicetitan::{
-    Address, Contact, Customer, ExternalData, ListQuery, Location, NewCustomer,
+    Address, Contact, CreatedCustomer, Customer, ExternalData, ListQuery, Location, NewCustomer,
     NewCustomerLocation, NewLocation,
 };
 use crate::store::members::{Member, ServiceLocation};
@@ -29,17 +29,22 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
         .await?
         .ok_or_else(|| HandlerError::Permanent(format!("member {member_id} not found")))?;
     let locations = members::locations_of(db, member_id).await?;
+    // A customer we create comes back with its locations and their IDs: no need to list them.
+    let mut st_locations: Option<Vec<Location>> = None;
     let customer_id = match links::st_id(db, iid, links::kind::CUSTOMER, member_id).await? {
         Some(id) => id,
         None => {
             let id = match find_customer(job, &member, &locations).await? {
                 Some(c) => c.id,
-                None => create_customer(job, &member, &locations).await?.id,
+                None => {
+                    let created = create_customer(job, &member, &locations).await?;
+                    st_locations = Some(created.locations);
+                    created.customer.id
+                }
             };
             links::put(db, iid, links::kind::CUSTOMER, member_id, id).await?
         }
     };
-    let mut st_locations: Option<Vec<Location>> = None;
     for loc in &locations {
         if links::st_id(db, iid, links::kind::LOCATION, loc.id)
             .await?
@@ -82,10 +87,7 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
 }
 
 fn is_ours(l: &Location, loc: &ServiceLocation) -> bool {
-    l.external_data
-        .as_ref()
-        .and_then(|e| e.get(LOCATION_KEY))
-        .is_some_and(|v| v == loc.id.to_string())
+    l.external(LOCATION_KEY) == Some(loc.id.to_string().as_str())
 }
 
 fn norm(s: &str) -> String {
@@ -196,7 +198,7 @@ async fn create_customer(
     job: &Run<'_>,
     member: &Member,
     locations: &[ServiceLocation],
-) -> Result<Customer, HandlerError> {
+) -> Result<CreatedCustomer, HandlerError> {
     let guid = job.client.application_guid().to_owned();
     let Some(first) = locations.first() else {
         return Err(HandlerError::Permanent(format!(

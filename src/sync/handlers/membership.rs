@@ -5,6 +5,7 @@
 use futures::TryStreamExt;
 
 use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipSale};
+use crate::store::entities::plan_mapping;
 use crate::store::{links, members, platform};
 use crate::sync::error::HandlerError;
 
@@ -19,27 +20,32 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
     let Some(plan) = member.plan_code.as_deref() else {
         return Ok(());
     };
-    let type_id = platform::plan_mapping(db, iid, plan)
+    let mapping = platform::plan_mapping(db, iid, plan)
         .await?
         .ok_or_else(|| {
             HandlerError::Permanent(format!("plan '{plan}' is not mapped to a membership type"))
         })?;
+    let type_id = mapping.membership_type_id;
     let customer_id = linked_customer(job, member_id).await?;
+    // `customerIds` is the filter this endpoint has (an unknown `customerId` would be ignored
+    // and list every customer's memberships).
     let existing: Vec<CustomerMembership> = job
         .client
         .memberships(
             ListQuery::new()
-                .customer_id(customer_id)
+                .customer_ids(&[customer_id])
                 .active(Active::Any),
         )
         .try_collect()
         .await?;
-    let live = |m: &&CustomerMembership| m.membership_type_id == type_id && m.status == "Active";
+    let live = |m: &&CustomerMembership| {
+        m.customer_id == customer_id && m.membership_type_id == type_id && m.status == "Active"
+    };
     if let Some(m) = existing.iter().find(live) {
         relink(db, iid, member_id, m.id).await?;
         return Ok(());
     }
-    let sale = sale_for(job, customer_id, member_id, type_id).await?;
+    let sale = sale_for(job, &mapping, customer_id, member_id).await?;
     let sold = job.client.sell_membership(&sale).await?;
     tracing::info!(member_id, membership_id = sold.id, "membership sold");
     relink(db, iid, member_id, sold.id).await?;
@@ -59,22 +65,25 @@ async fn relink(
     Ok(())
 }
 
+/// The sale: the plan's business unit and sale task come from setup (ServiceTitan's
+/// membership-type API exposes neither), the duration/billing option from the type.
 async fn sale_for(
     job: &Run<'_>,
+    mapping: &plan_mapping::Model,
     customer_id: i64,
     member_id: i64,
-    type_id: i64,
 ) -> Result<MembershipSale, HandlerError> {
     let db = job.ctx.state.store.db();
-    let types: Vec<_> = job
-        .client
-        .membership_types(ListQuery::new().active(Active::Any))
-        .try_collect()
-        .await?;
-    let mt = types
-        .into_iter()
-        .find(|t| t.id == type_id)
-        .ok_or_else(|| HandlerError::Permanent(format!("membership type {type_id} not found")))?;
+    let type_id = mapping.membership_type_id;
+    let (Some(business_unit_id), Some(sale_task_id)) =
+        (mapping.business_unit_id, mapping.sale_task_id)
+    else {
+        return Err(HandlerError::Permanent(format!(
+            "plan '{}' has no business unit or sale task: choose both in the Plans step of the \
+             ServiceTitan setup",
+            mapping.plan_code
+        )));
+    };
     let billing = job
         .client
         .membership_duration_billing_items(type_id)
@@ -83,26 +92,26 @@ async fn sale_for(
         .find(|b| b.active)
         .ok_or_else(|| {
             HandlerError::Permanent(format!(
-                "membership type {type_id} has no active billing option"
+                "membership type {type_id} has no active duration/billing option"
             ))
         })?;
-    let bu = job
-        .client
-        .business_units_page(&ListQuery::new().page_size(1), 1)
-        .await?
-        .data
-        .into_iter()
-        .next()
-        .ok_or_else(|| HandlerError::Permanent("tenant has no active business unit".into()))?;
     let first_location = match members::locations_of(db, member_id).await?.first() {
         Some(l) => links::st_id(db, job.integration.id, links::kind::LOCATION, l.id).await?,
         None => None,
     };
     Ok(MembershipSale {
         customer_id,
-        business_unit_id: bu.id,
-        sale_task_id: mt.sale_task_id.unwrap_or_default(),
+        business_unit_id,
+        sale_task_id,
         duration_billing_id: billing.id,
         location_id: first_location,
+        // Recurring services at the member's home only; `None` without a location.
+        recurring_service_action: if first_location.is_some() {
+            "Single"
+        } else {
+            "None"
+        }
+        .to_owned(),
+        recurring_location_id: first_location,
     })
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::mappings_service::{self as svc, Ctx, MappingsView};
+use crate::mappings_service::{self as svc, Ctx, MappingsView, PlanChoice};
 use crate::startup::AppState;
 use crate::store::entities::integration;
 use crate::store::integrations;
@@ -153,11 +153,16 @@ pub async fn tenant_list(
     Ok(HttpResponse::Ok().json(search(&items, &filter)))
 }
 
-/// A plan's membership type.
+/// A plan's membership type, and the business unit and sale task its sale needs.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlanRequest {
     /// An active membership type ID.
     pub membership_type_id: Option<i64>,
+    /// An active business unit ID: where the membership is sold.
+    pub business_unit_id: Option<i64>,
+    /// An active pricebook service ID: the membership type's sale task (ServiceTitan's
+    /// membership-type API does not expose it).
+    pub sale_task_id: Option<i64>,
 }
 
 /// Maps a plan to an active membership type.
@@ -173,9 +178,13 @@ pub async fn put_plan(
     body: web::Json<PlanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, plan) = path.into_inner();
-    let mt = required(body.membership_type_id, "membership_type_id")?;
+    let choice = PlanChoice {
+        membership_type_id: required(body.membership_type_id, "membership_type_id")?,
+        business_unit_id: body.business_unit_id,
+        sale_task_id: body.sale_task_id,
+    };
     let d = Deps { state, ob, lists };
-    edit(d, who, id, async |c| c.set_plan(&plan, mt).await).await
+    edit(d, who, id, async |c| c.set_plan(&plan, choice).await).await
 }
 
 /// A business unit and job type.

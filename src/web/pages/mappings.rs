@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Layout, PageError, flash, render, require, see_other};
-use crate::mappings_service::{self as svc, Ctx, MappingsView};
+use crate::mappings_service::{self as svc, Ctx, MappingsView, PlanChoice};
 use crate::startup::AppState;
 use crate::store::entities::integration;
 use crate::store::users::Role;
@@ -229,6 +229,7 @@ struct PlansPage {
     nav: Vec<NavItem>,
     view: MappingsView,
     membership_types: Vec<TenantRecord>,
+    business_units: Vec<TenantRecord>,
 }
 
 async fn plans(
@@ -240,6 +241,7 @@ async fn plans(
     let here = format!("{BASE}/plans");
     let p = page!(state, ob, session, &here);
     let all = list(&lists, &p.row, ListKind::MembershipTypes).await?;
+    let units = list(&lists, &p.row, ListKind::BusinessUnits).await?;
     Ok(render(
         StatusCode::OK,
         &PlansPage {
@@ -247,6 +249,7 @@ async fn plans(
             nav: nav(&p.view, "plans"),
             view: p.view,
             membership_types: all.iter().filter(|r| r.active).cloned().collect(),
+            business_units: units.iter().filter(|r| r.active).cloned().collect(),
         },
     ))
 }
@@ -255,6 +258,10 @@ async fn plans(
 struct PlanForm {
     plan: String,
     membership_type_id: String,
+    #[serde(default)]
+    business_unit_id: String,
+    #[serde(default)]
+    sale_task_id: String,
 }
 
 async fn post_plan(
@@ -274,8 +281,19 @@ async fn post_plan(
         &back,
         "Plan mapping saved.",
         async |c| {
-            let id = parse_id("membership_type_id", &f.membership_type_id)?;
-            c.set_plan(&f.plan, id).await
+            let optional = |field: &'static str, v: &str| {
+                if v.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    parse_id(field, v).map(Some)
+                }
+            };
+            let choice = PlanChoice {
+                membership_type_id: parse_id("membership_type_id", &f.membership_type_id)?,
+                business_unit_id: optional("business_unit_id", &f.business_unit_id)?,
+                sale_task_id: optional("sale_task_id", &f.sale_task_id)?,
+            };
+            c.set_plan(&f.plan, choice).await
         },
     )
     .await
