@@ -269,6 +269,40 @@ async fn capacity_off_creates_a_tagged_booking_request() {
 }
 
 #[tokio::test]
+async fn a_booking_request_whose_create_answer_is_lost_is_created_once() {
+    let t = setup(false, 1001, 2002).await;
+    // ServiceTitan processes the create but the answer never reaches us; it would accept a
+    // second booking with the same externalId.
+    t.w.sandbox.state.lose_next_answer("POST", "/bookings");
+    let (s, b, _) = t.book(Some("lost-1"), &book_body(None)).await;
+    assert_eq!(s, 202, "pending while ServiceTitan is unsure: {b}");
+    let id = b["booking_id"].as_i64().expect("booking id");
+    let done = wait_for(
+        "the request to complete",
+        Duration::from_secs(30),
+        || async {
+            let v = t.get(id).await;
+            (v["status"] == "requested").then_some(v)
+        },
+    )
+    .await;
+    let snap = t.w.snapshot(0);
+    let ours: Vec<_> = snap
+        .bookings
+        .iter()
+        .filter(|x| x.external_id.as_deref() == Some(id.to_string().as_str()))
+        .collect();
+    assert_eq!(ours.len(), 1, "created once, found again by externalId");
+    assert_eq!(done["servicetitan_booking_id"].as_i64(), Some(ours[0].id));
+    let creates = snap
+        .calls_by_endpoint
+        .get("POST /crm/booking-provider/{id}/bookings")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(creates, 1);
+}
+
+#[tokio::test]
 async fn refused_job_falls_back_to_a_booking_request() {
     let t = setup(true, 1001, 2002).await;
     let db = t.w.app.state.store.db();
