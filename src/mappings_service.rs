@@ -274,6 +274,36 @@ impl Ctx<'_> {
         .await
     }
 
+    /// Chooses the booking provider tag (one the tenant admin created in ServiceTitan) that
+    /// call-centre bookings are created under.
+    pub async fn set_booking_provider(&self, provider_id: i64) -> Result<(), ApiError> {
+        use futures::TryStreamExt;
+        let t = self.open()?;
+        let tags: Vec<crate::servicetitan::BookingProviderTag> = t
+            .client
+            .booking_provider_tags(crate::servicetitan::ListQuery::new())
+            .try_collect()
+            .await
+            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+        let Some(tag) = tags.into_iter().find(|x| x.id == provider_id) else {
+            return Err(ApiError::field(
+                "booking_provider_id",
+                format!("booking provider tag {provider_id} does not exist in the tenant"),
+            ));
+        };
+        if !tag.active {
+            return Err(ApiError::field(
+                "booking_provider_id",
+                format!("booking provider tag '{}' is inactive", tag.tag_name),
+            ));
+        }
+        self.save(Change::BookingProvider {
+            id: tag.id,
+            name: tag.tag_name,
+        })
+        .await
+    }
+
     /// Turns real-time capacity scheduling on (verifying the capacity endpoint answers for
     /// the tenant in `mode`) or off.
     pub async fn set_capacity(&self, enabled: bool, mode: Option<&str>) -> Result<(), ApiError> {

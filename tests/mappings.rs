@@ -233,6 +233,62 @@ async fn edits_after_activation_are_audited_without_a_state_change() {
 }
 
 #[tokio::test]
+async fn plans_carry_the_sale_business_unit_and_task_and_the_booking_provider_is_chosen() {
+    let w = world(|_| {}).await;
+    let (mut c, id) = connected(&w).await;
+    let m = format!("/api/v1/integrations/{id}/mappings");
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 6001, "business_unit_id": 1003, "sale_task_id": 6101}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["plans"][0]["business_unit_id"], 1003);
+    assert_eq!(r.json()["plans"][0]["sale_task_id"], 6101);
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 6001, "sale_task_id": 123456}),
+    )
+    .await;
+    refused(&r, "sale_task_id", "123456");
+    let r = put(
+        &mut c,
+        &format!("{m}/plans/basic"),
+        json!({"membership_type_id": 6001, "business_unit_id": 424242}),
+    )
+    .await;
+    refused(&r, "business_unit_id", "424242");
+
+    let r = put(
+        &mut c,
+        &format!("{m}/booking-provider"),
+        json!({"booking_provider_id": 9601}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = c.get(&format!("/api/v1/integrations/{id}")).await.json();
+    let last = v["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("booking provider → 'titanbridge' (9601)"),
+        "{last}"
+    );
+    let r = put(
+        &mut c,
+        &format!("{m}/booking-provider"),
+        json!({"booking_provider_id": 3001}),
+    )
+    .await;
+    refused(&r, "booking_provider_id", "does not exist");
+    let r = put(&mut c, &format!("{m}/booking-provider"), json!({})).await;
+    refused(&r, "booking_provider_id", "required");
+}
+
+#[tokio::test]
 async fn refusals_are_422s_naming_the_field() {
     let w = world(|_| {}).await;
     let (mut c, id) = connected(&w).await;
@@ -1001,6 +1057,7 @@ async fn openapi_documents_the_mapping_endpoints() {
         "/api/v1/integrations/{id}/mappings/tag-type",
         "/api/v1/integrations/{id}/mappings/campaign",
         "/api/v1/integrations/{id}/mappings/capacity",
+        "/api/v1/integrations/{id}/mappings/booking-provider",
     ] {
         assert!(
             paths.contains_key(p),

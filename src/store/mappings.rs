@@ -82,6 +82,13 @@ pub enum Change {
         /// Name.
         name: String,
     },
+    /// The booking provider tag call-centre bookings are created under.
+    BookingProvider {
+        /// Booking provider tag ID.
+        id: i64,
+        /// Its name.
+        name: String,
+    },
     /// The campaign our jobs carry.
     Campaign {
         /// Campaign ID.
@@ -146,6 +153,9 @@ impl Change {
             }
             Change::TagType { id, name } => format!("tag type → '{name}' ({id})"),
             Change::Campaign { id, name } => format!("campaign → '{name}' ({id})"),
+            Change::BookingProvider { id, name } => {
+                format!("booking provider → '{name}' ({id})")
+            }
             Change::Capacity { enabled, mode } => match (enabled, mode) {
                 (true, Some(m)) => format!("capacity scheduling on ({m})"),
                 (true, None) => "capacity scheduling on (no mode)".to_owned(),
@@ -372,6 +382,9 @@ async fn write<C: ConnectionTrait>(db: &C, id: i64, change: &Change) -> StoreRes
                     )
             })
             .await?;
+        }
+        Change::BookingProvider { id: b, name } => {
+            integrations::set_booking_provider(db, id, *b, name).await?;
         }
         Change::Campaign { id: c, name } => {
             update_row(db, id, |u| {

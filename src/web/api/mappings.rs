@@ -52,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/integrations/{id}/mappings/capacity",
             web::put().to(put_capacity),
+        )
+        .route(
+            "/integrations/{id}/mappings/booking-provider",
+            web::put().to(put_booking_provider),
         );
 }
 
@@ -347,6 +351,35 @@ pub async fn put_campaign(
     let campaign = required(body.campaign_id, "campaign_id")?;
     let d = Deps { state, ob, lists };
     edit(d, who, *id, async |c| c.set_campaign(campaign).await).await
+}
+
+/// The booking provider tag.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BookingProviderRequest {
+    /// An active booking provider tag ID of the tenant (Settings → Integrations → Booking
+    /// Provider Tags in ServiceTitan).
+    pub booking_provider_id: Option<i64>,
+}
+
+/// Chooses the booking provider tag call-centre bookings are created under (needed only when
+/// the tenant has several; with one it is found by itself).
+#[utoipa::path(put, path = "/api/v1/integrations/{id}/mappings/booking-provider", tag = "mappings",
+    params(("id" = i64, Path)), request_body = BookingProviderRequest,
+    responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Booking provider tag unknown or inactive")))]
+pub async fn put_booking_provider(
+    state: web::Data<AppState>,
+    ob: web::Data<Onboarding>,
+    lists: web::Data<TenantLists>,
+    who: PartnerAdmin,
+    id: web::Path<i64>,
+    body: web::Json<BookingProviderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = required(body.booking_provider_id, "booking_provider_id")?;
+    let d = Deps { state, ob, lists };
+    edit(d, who, *id, async |c| {
+        c.set_booking_provider(provider).await
+    })
+    .await
 }
 
 /// Real-time capacity scheduling.

@@ -18,6 +18,7 @@ use super::onboarding as ob;
         ob::ops_resume, ob::ops_resend, ob::ops_emails, ob::ops_retry_email,
         mp::get_mappings, mp::tenant_list, mp::put_plan, mp::put_trade, mp::put_condition,
         mp::put_credit_field, mp::put_services, mp::put_tag_type, mp::put_campaign, mp::put_capacity,
+        mp::put_booking_provider,
     ),
     components(schemas(crate::web::FieldError)),
     tags((name = "session"), (name = "partner"), (name = "mappings"), (name = "ops"))
