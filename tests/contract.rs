@@ -99,9 +99,40 @@ fn decode<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
     })
 }
 
+/// The JSON field names a derived `Deserialize` struct reads: serde hands them to
+/// `deserialize_struct`, which this deserializer records before giving up.
+fn field_names<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{Error as _, Visitor, value::Error};
+    struct Capture<'a>(&'a mut Option<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for Capture<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = Some(fields);
+            Err(Error::custom("fields captured"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields = None;
+    let _ = T::deserialize(Capture(&mut fields));
+    fields
+}
+
 struct Row {
     model: &'static str,
     decode: Decode,
+    fields: fn() -> Option<&'static [&'static str]>,
     method: &'static str,
     module: &'static str,
     template: &'static str,
@@ -113,6 +144,7 @@ macro_rules! row {
         Row {
             model: stringify!($ty),
             decode: decode::<$ty>,
+            fields: field_names::<$ty>,
             method: $method,
             module: $module,
             template: $template,
@@ -312,6 +344,61 @@ fn every_response_model_decodes_what_the_spec_documents() {
     assert!(
         failures.is_empty(),
         "{} of {checked} decodes failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_field_a_response_model_reads_is_in_the_spec() {
+    let Some(specs) = specs() else { return };
+    let mut failures = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in response_rows() {
+        let Some(fields) = (row.fields)() else {
+            continue; // not a struct (Vec<…>)
+        };
+        let op = op(specs, row.method, row.module, row.template);
+        let Some(mut schema) = op.response_schema(200) else {
+            continue; // reported by the decode test
+        };
+        if let Shape::Items = row.shape {
+            let Some(items) = item_schema(specs, row.module, schema) else {
+                continue;
+            };
+            schema = items;
+        }
+        let name = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .unwrap_or("(inline)")
+            .trim_start_matches("#/components/schemas/");
+        if !seen.insert((row.model, name.to_owned())) {
+            continue;
+        }
+        let resolved = specs.resolve(row.module, schema);
+        let properties = resolved.get("properties").and_then(Value::as_object);
+        let unknown: Vec<&str> = fields
+            .iter()
+            .filter(|f| !properties.is_some_and(|p| p.contains_key(**f)))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            failures.push(format!(
+                "{} <- {} ({} {} {}): {} not in the spec",
+                row.model,
+                name,
+                op.id(),
+                op.method(),
+                op.template(),
+                unknown.join(", ")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} response models read fields the spec does not document (they always decode to the \
+         default):\n{}",
         failures.len(),
         failures.join("\n")
     );
