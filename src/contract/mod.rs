@@ -129,6 +129,25 @@ impl fmt::Display for Violation {
     }
 }
 
+/// One HTTP exchange with a module's API, for [`Specs::check_exchange`].
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// HTTP method (any case).
+    pub method: &'a str,
+    /// Module path segment, e.g. `crm`.
+    pub module: &'a str,
+    /// Path below `/{module}/v2/tenant/{t}`, e.g. `/customers/123`.
+    pub path: &'a str,
+    /// The decoded query string.
+    pub query: &'a [(String, String)],
+    /// The JSON request body, if one was sent.
+    pub request_body: Option<&'a Value>,
+    /// The response status.
+    pub status: u16,
+    /// The JSON response body, `Value::Null` when there is none.
+    pub response_body: &'a Value,
+}
+
 /// One path segment of a template.
 #[derive(Debug)]
 enum Segment {
@@ -508,6 +527,41 @@ impl Specs {
             flatten(&e, &mut out);
         }
         out
+    }
+
+    /// Checks one whole exchange: the operation must exist, then the query, the request body and
+    /// the response are validated. Records nothing; see [`Specs::record_exchange`].
+    pub fn check_exchange(&self, exchange: &Exchange<'_>) -> Vec<Violation> {
+        let Some(op) = self.operation(exchange.method, exchange.module, exchange.path) else {
+            let method = exchange.method.to_ascii_uppercase();
+            return vec![Violation {
+                operation: "(no operation)".into(),
+                rule: format!(
+                    "paths: the {} spec has no {method} {}",
+                    exchange.module, exchange.path
+                ),
+                method,
+                template: exchange.path.to_owned(),
+                direction: Direction::Request,
+                instance_path: String::new(),
+            }];
+        };
+        let mut v = op.validate_query(exchange.query);
+        v.extend(op.validate_request_body(exchange.request_body));
+        v.extend(op.validate_response(exchange.status, exchange.response_body));
+        v
+    }
+
+    /// [`Specs::check_exchange`], counted in [`tally`] (one request, one response) with every
+    /// violation recorded: what the sandbox calls for each exchange of the test suite.
+    pub fn record_exchange(&self, exchange: &Exchange<'_>) -> Vec<Violation> {
+        let violations = self.check_exchange(exchange);
+        tally::record_request();
+        tally::record_response();
+        for v in &violations {
+            tally::record_violation(v);
+        }
+        violations
     }
 
     /// Builds instances of `schema` (a schema object of `module`'s document, usually a

@@ -285,3 +285,47 @@ fn generated_instances_follow_the_fill_rules() {
     let bounded = json!({"type": "integer", "minimum": 5});
     assert_eq!(specs.instance("crm", &bounded, Fill::Full), json!(5));
 }
+
+#[test]
+fn a_whole_exchange_is_checked() {
+    // `check_exchange`, not `record_exchange`: these deliberate violations must not reach the
+    // suite's report file (tests/contract.rs checks recording in a child process)
+    let Some(specs) = specs() else { return };
+    let query = [("pageSize".to_owned(), "lots".to_owned())];
+    let body = json!({"page": 1, "pageSize": 50, "hasMore": false, "data": [{"id": "1"}]});
+    let v = specs.check_exchange(&Exchange {
+        method: "get",
+        module: "crm",
+        path: "/customers",
+        query: &query,
+        request_body: None,
+        status: 200,
+        response_body: &body,
+    });
+    let found: Vec<(Direction, &str)> = v
+        .iter()
+        .filter(|v| !v.rule.starts_with("required"))
+        .map(|v| (v.direction, v.instance_path.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Direction::Query, "pageSize"),
+            (Direction::Response, "/data/0/id")
+        ]
+    );
+    let unknown = specs.check_exchange(&Exchange {
+        method: "GET",
+        module: "crm",
+        path: "/nowhere",
+        query: &[],
+        request_body: None,
+        status: 404,
+        response_body: &Value::Null,
+    });
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(
+        unknown[0].to_string(),
+        "(no operation) GET /nowhere request (root): paths: the crm spec has no GET /nowhere"
+    );
+}
