@@ -64,6 +64,93 @@ fn every_endpoint_the_client_calls_is_in_the_specs() {
     }
 }
 
+/// `(module, template, query pairs)`.
+type ListFilters = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+);
+
+/// The query parameters the application sends per list endpoint, beyond `page` and `pageSize`
+/// (`ListQuery::for_page` adds those to every call). Gathered from the `ListQuery` builders in
+/// `src/sync`, `src/booking`, `src/tenant_lists.rs`; values in the client's own spelling.
+fn list_filters() -> Vec<ListFilters> {
+    const SINCE: &str = "2026-05-04T10:00:00.000Z";
+    const GUID: &str = "4a0a2e52-9a0b-4c55-8a34-6a9b1e0f5d21";
+    let external = [
+        ("externalDataApplicationGuid", GUID),
+        ("externalDataKey", "homeId"),
+        ("externalDataValues", "home-1,home-2"),
+    ];
+    let polled = [("modifiedOnOrAfter", SINCE), ("includeTotal", "true")];
+    let ids = ("ids", "1,2,3");
+    let mut customers = external.to_vec();
+    customers.push(("name", "Ada Lovelace"));
+    let mut locations = vec![("customerId", "1001"), ("active", "Any")];
+    locations.extend(polled);
+    let mut jobs = vec![("locationId", "2002")];
+    jobs.extend(external);
+    jobs.extend(polled);
+    let mut memberships = vec![("customerId", "1001"), ("active", "Any")];
+    memberships.extend(polled);
+    vec![
+        (CRM, "/customers", customers),
+        (CRM, "/locations", locations),
+        (CRM, "/locations/custom-fields", vec![ids]),
+        (JPM, "/jobs", jobs),
+        (JPM, "/appointments", polled.to_vec()),
+        (JPM, "/job-types", vec![ids]),
+        (ACCOUNTING, "/invoices", polled.to_vec()),
+        (MEMBERSHIPS, "/memberships", memberships),
+        (
+            MEMBERSHIPS,
+            "/membership-types",
+            vec![("active", "Any"), ids],
+        ),
+        (SETTINGS, "/business-units", vec![ids]),
+        (SETTINGS, "/tag-types", vec![ids]),
+        (PRICEBOOK, "/services", vec![ids]),
+        (MARKETING, "/campaigns", vec![ids]),
+    ]
+}
+
+#[test]
+fn every_query_the_client_sends_is_documented() {
+    let Some(specs) = specs() else { return };
+    let mut failures = Vec::new();
+    let paging = [("page", "1"), ("pageSize", "50")];
+    // every paginated GET gets page and pageSize
+    for (method, module, template) in ENDPOINTS.iter().filter(|e| e.0 == "GET") {
+        let op = op(specs, method, module, template);
+        let paginated = op
+            .response_schema(200)
+            .map(|s| specs.resolve(module, s))
+            .is_some_and(|s| s.pointer("/properties/hasMore").is_some());
+        if !paginated {
+            continue;
+        }
+        let query: Vec<(String, String)> = paging
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        failures.extend(op.validate_query(&query).iter().map(ToString::to_string));
+    }
+    for (module, template, filters) in list_filters() {
+        let op = op(specs, "GET", module, template);
+        let query: Vec<(String, String)> = filters
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        failures.extend(op.validate_query(&query).iter().map(ToString::to_string));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} query parameters the client sends are not documented:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Where a model sits in a response.
 #[derive(Clone, Copy, Debug)]
 enum Shape {
