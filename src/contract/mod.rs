@@ -5,6 +5,12 @@
 //! the `jsonschema` crate (JSON Schema 2020-12, the dialect of OpenAPI 3.1). [`Specs::instances`]
 //! builds instances of a schema for decode tests; [`tally`] counts what a test run validated.
 //!
+//! The sandbox's one call per exchange is [`Specs::record_exchange`] (lookup, query, request
+//! body, response; counted and recorded); tests that provoke violations on purpose use
+//! [`Specs::check_exchange`], which records nothing. Load cost is about 0.1 s for the ten files;
+//! a validator is compiled on first use of a schema (a few ms) and cached, after which checking a
+//! customer response takes about 15 µs in a debug build.
+//!
 //! This module sits at the bottom of the layering: it imports nothing from the rest of the crate,
 //! so the sandbox, the client tests and the contract tests can all use it.
 //!
