@@ -7,9 +7,11 @@
 //! - `sync`: durable task queue, workers, pollers; `web`: actix-web pages and JSON API
 //! - `mail`: outgoing email; `catalog`: the data files under `mappings/`
 //! - `startup`: builds the application once for `main` and for tests
+//! - `contract`: checks exchanges against the official ServiceTitan OpenAPI documents
 pub mod booking;
 pub mod catalog;
 pub mod config;
+pub mod contract;
 pub mod crypto;
 pub mod demo;
 pub mod domain;

@@ -82,3 +82,67 @@ pub(crate) const CAMPAIGNS: &str = "/campaigns";
 pub(crate) fn membership_duration_billing(type_id: i64) -> String {
     format!("/membership-types/{type_id}/duration-billing-items")
 }
+
+/// Every call the client makes (and the few it is about to make), as
+/// `(method, module, template below /tenant/{tenant})`. `tests/contract.rs` checks each against
+/// the official OpenAPI documents; keep it in step with `api/*.rs`.
+pub const ENDPOINTS: &[(&str, &str, &str)] = &[
+    // CRM: customers
+    ("GET", CRM, "/customers"),
+    ("GET", CRM, "/customers/{id}"),
+    ("POST", CRM, "/customers"),
+    ("PATCH", CRM, "/customers/{id}"),
+    ("GET", CRM, "/customers/{id}/contacts"),
+    ("POST", CRM, "/customers/{id}/contacts"),
+    ("POST", CRM, "/customers/{id}/tags/{tagTypeId}"),
+    ("DELETE", CRM, "/customers/{id}/tags/{tagTypeId}"),
+    ("GET", CRM, "/customers/custom-fields"),
+    // CRM: locations
+    ("GET", CRM, "/locations"),
+    ("GET", CRM, "/locations/{id}"),
+    ("POST", CRM, "/locations"),
+    ("PATCH", CRM, "/locations/{id}"),
+    ("POST", CRM, "/locations/{id}/tags/{tagTypeId}"),
+    ("GET", CRM, "/locations/custom-fields"),
+    // CRM: bookings
+    ("GET", CRM, "/bookings"),
+    ("GET", CRM, "/bookings/{id}"),
+    ("GET", CRM, "/booking-provider/{booking_provider}/bookings"),
+    ("POST", CRM, "/booking-provider/{booking_provider}/bookings"),
+    (
+        "PATCH",
+        CRM,
+        "/booking-provider/{booking_provider}/bookings/{id}",
+    ),
+    // JPM
+    ("GET", JPM, "/jobs"),
+    ("GET", JPM, "/jobs/{id}"),
+    ("POST", JPM, "/jobs"),
+    ("PATCH", JPM, "/jobs/{id}"),
+    ("GET", JPM, "/jobs/{id}/notes"),
+    ("POST", JPM, "/jobs/{id}/notes"),
+    ("GET", JPM, "/job-types"),
+    ("GET", JPM, "/appointments"),
+    // Settings
+    ("GET", SETTINGS, "/business-units"),
+    ("GET", SETTINGS, "/tag-types"),
+    ("GET", SETTINGS, "/technicians"),
+    // Memberships
+    ("GET", MEMBERSHIPS, "/membership-types"),
+    (
+        "GET",
+        MEMBERSHIPS,
+        "/membership-types/{id}/duration-billing-items",
+    ),
+    ("GET", MEMBERSHIPS, "/memberships"),
+    ("GET", MEMBERSHIPS, "/memberships/{id}"),
+    ("POST", MEMBERSHIPS, "/memberships/sale"),
+    ("PATCH", MEMBERSHIPS, "/memberships/{id}"),
+    // Dispatch
+    ("POST", DISPATCH, "/capacity"),
+    ("GET", DISPATCH, "/arrival-windows"),
+    // Pricebook, accounting, marketing
+    ("GET", PRICEBOOK, "/services"),
+    ("GET", ACCOUNTING, "/invoices"),
+    ("GET", MARKETING, "/campaigns"),
+];
