@@ -196,7 +196,9 @@ impl Settings {
         }
         fig = fig.merge(
             Env::prefixed("TITANBRIDGE_")
-                .ignore(&["CONFIG", "NEW_PASSWORD"])
+                // Not settings: the config file path, the admin CLI's password, and the sandbox's
+                // contract-check knobs (where the OpenAPI specs are, where a test run reports).
+                .ignore(&["CONFIG", "NEW_PASSWORD", "OPENAPI_DIR", "CONTRACT_REPORT"])
                 .split("__")
                 .lowercase(true),
         );

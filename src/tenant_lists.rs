@@ -57,6 +57,12 @@ pub enum ListKind {
 }
 
 impl ListKind {
+    /// Whether ServiceTitan's list endpoint for this kind takes an `ids` filter (tag types and
+    /// custom-field types do not).
+    pub fn filters_by_ids(self) -> bool {
+        !matches!(self, Self::TagTypes | Self::CustomFields)
+    }
+
     /// Every kind, in wizard order.
     pub const ALL: [ListKind; 7] = [
         Self::MembershipTypes,
@@ -355,6 +361,11 @@ impl TenantLists {
         kind: ListKind,
         ids: &[i64],
     ) -> Result<Vec<TenantRecord>, ListError> {
+        if !kind.filters_by_ids() {
+            // Tag types and custom-field types have no `ids` filter: read the (short) list.
+            let all = fetch(&t.client, kind, ListQuery::new()).await?;
+            return Ok(all.into_iter().filter(|r| ids.contains(&r.id)).collect());
+        }
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_CALL) {
             out.extend(fetch(&t.client, kind, ListQuery::new().ids(chunk)).await?);
@@ -412,7 +423,13 @@ async fn fetch(
     kind: ListKind,
     query: ListQuery,
 ) -> Result<Vec<TenantRecord>, Error> {
-    let q = query.active(Active::Any).page_size(FETCH_PAGE_SIZE);
+    // Custom-field types have no `active` filter (and no active flag): they are all listed.
+    let q = if kind == ListKind::CustomFields {
+        query
+    } else {
+        query.active(Active::Any)
+    }
+    .page_size(FETCH_PAGE_SIZE);
     let started = Instant::now();
     let items: Vec<TenantRecord> = match kind {
         ListKind::MembershipTypes => {

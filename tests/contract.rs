@@ -91,12 +91,12 @@ fn list_filters() -> Vec<ListFilters> {
     let mut jobs = vec![("locationId", "2002")];
     jobs.extend(external);
     jobs.extend(polled);
-    let mut memberships = vec![("customerId", "1001"), ("active", "Any")];
+    let mut memberships = vec![("customerIds", "1001"), ("active", "Any")];
     memberships.extend(polled);
     vec![
         (CRM, "/customers", customers),
         (CRM, "/locations", locations),
-        (CRM, "/locations/custom-fields", vec![ids]),
+        (CRM, "/locations/custom-fields", vec![]),
         (JPM, "/jobs", jobs),
         (JPM, "/appointments", polled.to_vec()),
         (JPM, "/job-types", vec![ids]),
@@ -108,7 +108,7 @@ fn list_filters() -> Vec<ListFilters> {
             vec![("active", "Any"), ids],
         ),
         (SETTINGS, "/business-units", vec![ids]),
-        (SETTINGS, "/tag-types", vec![ids]),
+        (SETTINGS, "/tag-types", vec![("active", "Any")]),
         (PRICEBOOK, "/services", vec![ids]),
         (MARKETING, "/campaigns", vec![ids]),
     ]
@@ -331,13 +331,7 @@ fn response_rows() -> Vec<Row> {
             "/memberships/{id}",
             Whole
         ),
-        row!(
-            CustomerMembership,
-            "PATCH",
-            MEMBERSHIPS,
-            "/memberships/{id}",
-            Whole
-        ),
+        row!(Created, "PATCH", MEMBERSHIPS, "/memberships/{id}", Whole),
         row!(
             MembershipSaleResult,
             "POST",
@@ -502,7 +496,7 @@ fn address() -> Address {
         city: "Austin".into(),
         state: "TX".into(),
         zip: "78701".into(),
-        country: Some("USA".into()),
+        country: "USA".into(),
     }
 }
 
@@ -522,7 +516,7 @@ fn request_rows() -> Vec<(
         serde_json::to_value(v).expect("serializes")
     }
     let contact = Contact::new("MobilePhone", "5125550100");
-    let fields = vec![CustomFieldValue::new(301, "120")];
+    let fields = vec![CustomFieldWrite::new(301, "120")];
     vec![
         (
             "NewCustomer",
@@ -555,8 +549,6 @@ fn request_rows() -> Vec<(
             "/customers/{id}",
             json(CustomerPatch {
                 name: Some("Ada King".into()),
-                address: Some(address()),
-                active: Some(true),
                 custom_fields: Some(fields.clone()),
                 tag_type_ids: Some(vec![11, 12]),
                 external_data: Some(external()),
@@ -592,7 +584,6 @@ fn request_rows() -> Vec<(
             json(LocationPatch {
                 name: Some("Home".into()),
                 address: Some(address()),
-                active: Some(true),
                 custom_fields: Some(fields.clone()),
                 tag_type_ids: Some(vec![11]),
                 external_data: Some(external()),
@@ -628,7 +619,6 @@ fn request_rows() -> Vec<(
             json(BookingPatch {
                 summary: Some("Rescheduled".into()),
                 start: Some(at(16)),
-                status: Some("Dismissed".into()),
                 business_unit_id: Some(5),
                 job_type_id: Some(9),
             }),
@@ -691,6 +681,8 @@ fn request_rows() -> Vec<(
                 sale_task_id: 88,
                 duration_billing_id: 401,
                 location_id: Some(2002),
+                recurring_service_action: "Single".into(),
+                recurring_location_id: Some(2002),
             }),
         ),
         (

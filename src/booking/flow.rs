@@ -406,7 +406,7 @@ async fn request(
             city: loc.city.clone(),
             state: loc.state.clone(),
             zip: loc.zip.clone(),
-            country: Some(loc.country.clone()),
+            country: loc.country.clone(),
         },
         contacts,
         customer_type: "Residential".into(),

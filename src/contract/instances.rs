@@ -183,7 +183,10 @@ impl<'a> Builder<'a> {
                 if !wanted {
                     continue;
                 }
-                let v = self.value(prop, true);
+                let mut v = self.value(prop, true);
+                if MONEY_FIELDS.contains(&name.as_str()) && v.is_string() {
+                    v = Value::String("12.50".into());
+                }
                 out.insert(name.clone(), v);
             }
         }
@@ -218,6 +221,25 @@ impl<'a> Builder<'a> {
         Value::Array(vec![item; n])
     }
 }
+
+/// Accounting's money and quantities are decimal strings (API.md §9.2, the official sample shows
+/// `"0.00"`) that the spec types as plain strings: generated instances carry decimals there, as
+/// ServiceTitan does, rather than arbitrary text.
+const MONEY_FIELDS: &[&str] = &[
+    "subTotal",
+    "salesTax",
+    "total",
+    "balance",
+    "discountTotal",
+    "quantity",
+    "price",
+    "cost",
+    "totalCost",
+    "memberPrice",
+    "soldHours",
+    "unappliedAmount",
+    "appliedAmount",
+];
 
 /// Strings for the `pattern`s the specs use (a general regex inverter is not worth a crate).
 const PATTERN_SAMPLES: &[(&str, &str)] = &[("^#([0-9A-Fa-f]{6})$", "#1A2B3C")];

@@ -238,6 +238,8 @@ impl SandboxState {
                     "skills": [], "tagTypeIds": [], "priority": "Normal", "duration": 3600,
                     "active": i % 10 != 9, "createdOn": stamp, "modifiedOn": stamp,
                 });
+                let mut row = row;
+                super::tenant::complete(res::JOB_TYPES, &mut row);
                 t.coll(res::JOB_TYPES).insert(id, row);
             }
             for i in 0..services {
@@ -249,6 +251,8 @@ impl SandboxState {
                     "categories": [{"id": 7901, "name": "Maintenance"}],
                     "createdOn": stamp, "modifiedOn": stamp,
                 });
+                let mut row = row;
+                super::tenant::complete(res::SERVICES, &mut row);
                 t.coll(res::SERVICES).insert(id, row);
             }
         })

@@ -141,11 +141,29 @@ pub(crate) async fn api(
         }
         return resp.json(Problem::new(status, format!("Injected fault {status}")).body());
     }
-    let query: HashMap<String, String> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let below = format!("/{rest}");
+    let request_json: Option<serde_json::Value> = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return problem(&Problem::field(
+                    "body",
+                    format!("The request body is not valid JSON: {e}"),
+                ));
+            }
+        }
+    };
+    let contract = Contract::for_call(&req, &module, &below);
+    if let Some(c) = &contract
+        && let Err(p) = c.check_request(&mut pairs, request_json.as_ref())
+    {
+        return problem(&p);
+    }
+    let query: HashMap<String, String> = pairs.into_iter().collect();
     let r = Req {
         method: req.method().as_str(),
         module: &module,
@@ -163,14 +181,12 @@ pub(crate) async fn api(
     };
     // Records carry `externalData` only for the GUID the request named (the query on reads,
     // the body's `applicationGuid` on writes), and never the sandbox's internal fields.
-    let body_guid = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|b| {
-            b.get("externalData")
-                .and_then(|e| e.get("applicationGuid"))
-                .and_then(|g| g.as_str())
-                .map(str::to_owned)
-        });
+    let body_guid = request_json.as_ref().and_then(|b| {
+        b.get("externalData")
+            .and_then(|e| e.get("applicationGuid"))
+            .and_then(|g| g.as_str())
+            .map(str::to_owned)
+    });
     let guid = r
         .query
         .get("externalDataApplicationGuid")
@@ -182,12 +198,115 @@ pub(crate) async fn api(
             "Bad Gateway: the answer was lost after the request was processed.",
         ));
     }
-    match reply {
-        Ok((status, v)) => {
-            let v = routes::present(&v, routes::Guid::Named(guid.as_deref()));
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v)
+    let (status, v) = match reply {
+        Ok((status, v)) => (
+            status,
+            routes::present(&v, routes::Guid::Named(guid.as_deref())),
+        ),
+        Err(p) => (p.status, p.body()),
+    };
+    if let Some(c) = &contract {
+        c.check_response(status, &v);
+    }
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(v)
+}
+
+/// Where ServiceTitan is known to answer differently from its own spec, and the sandbox follows
+/// ServiceTitan (API.md §8.1, §12 gotcha 8, §16): capacity rows carry `start`/`end` in the
+/// tenant's wall clock without an offset, although the spec types them `date-time`.
+fn known_deviation(v: &crate::contract::Violation) -> bool {
+    v.operation == "Capacity_GetList"
+        && v.rule.starts_with("format:")
+        && (v.instance_path.ends_with("/start") || v.instance_path.ends_with("/end"))
+}
+
+/// Checks one call against ServiceTitan's official OpenAPI documents, when they are present
+/// (`TITANBRIDGE_OPENAPI_DIR` or `../shared/servicetitan/openapi`): a request body or query
+/// value that breaks the operation's schema is refused with a 400, as ServiceTitan would; an
+/// unknown query parameter is ignored, as ServiceTitan ignores it, but recorded when our own
+/// client sent it; every response the sandbox gives is validated and a mismatch recorded (a
+/// sandbox bug). Records go to [`crate::contract::tally`], which a test run reports.
+struct Contract {
+    op: crate::contract::Operation<'static>,
+    /// Whether the call came from titanbridge's client (its User-Agent), whose requests must
+    /// match the spec; tests that send bad requests on purpose use other clients.
+    ours: bool,
+}
+
+impl Contract {
+    fn for_call(req: &HttpRequest, module: &str, below: &str) -> Option<Contract> {
+        let specs = crate::contract::Specs::global()?;
+        let ours = header(req, "User-Agent").is_some_and(|ua| ua.starts_with("titanbridge/"));
+        match specs.operation(req.method().as_str(), module, below) {
+            Some(op) => Some(Contract { op, ours }),
+            None => {
+                if ours {
+                    crate::contract::tally::record_request();
+                    crate::contract::tally::record_violation(&crate::contract::Violation {
+                        operation: "(none)".into(),
+                        method: req.method().as_str().to_owned(),
+                        template: format!("/{module}{below}"),
+                        direction: crate::contract::Direction::Request,
+                        instance_path: String::new(),
+                        rule: "paths: no such operation in the official specs".into(),
+                    });
+                }
+                None
+            }
         }
-        Err(p) => problem(&p),
+    }
+
+    fn check_request(
+        &self,
+        query: &mut Vec<(String, String)>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(), Problem> {
+        use crate::contract::tally;
+        let mut refused = Vec::new();
+        let mut unknown = Vec::new();
+        for v in self.op.validate_query(query) {
+            if v.rule.starts_with("parameters: unknown query parameter") {
+                unknown.push(v);
+            } else {
+                refused.push(v);
+            }
+        }
+        query.retain(|(k, _)| !unknown.iter().any(|v| &v.instance_path == k));
+        refused.extend(self.op.validate_request_body(body));
+        if self.ours {
+            tally::record_request();
+            for v in refused.iter().chain(&unknown) {
+                tracing::error!(violation = %v, "titanbridge request breaks the ServiceTitan spec");
+                tally::record_violation(v);
+            }
+        }
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let mut p = Problem::new(400, "One or more validation errors occurred.");
+        for v in refused {
+            let field = if v.instance_path.is_empty() {
+                "body".to_owned()
+            } else {
+                v.instance_path.clone()
+            };
+            p.errors.entry(field).or_default().push(v.rule.clone());
+        }
+        Err(p)
+    }
+
+    fn check_response(&self, status: u16, body: &serde_json::Value) {
+        use crate::contract::tally;
+        tally::record_response();
+        for v in self
+            .op
+            .validate_response(status, body)
+            .into_iter()
+            .filter(|v| !known_deviation(v))
+        {
+            tracing::error!(violation = %v, "sandbox response breaks the ServiceTitan spec");
+            tally::record_violation(&v);
+        }
     }
 }
 

@@ -63,6 +63,64 @@ struct Seed {
     utc_offset_minutes: i32,
 }
 
+/// Fields every record of a reference collection carries in ServiceTitan's responses, with the
+/// values a seed row gets when it does not say (the seed keeps only what tests look at).
+pub(crate) fn defaults(name: &str) -> Value {
+    match name {
+        res::JOB_TYPES => json!({
+            "skills": [], "tagTypeIds": [], "priority": "Normal", "duration": 3600,
+            "class": "Service", "summary": "", "noCharge": false,
+            "invoiceSignaturesRequired": false, "isSmartDispatched": false,
+            "defaultEstimateSoldAction": "None", "customFieldTypeIds": [], "soldThreshold": null,
+            "_externalData": {},
+        }),
+        res::SERVICES => json!({
+            "addOnPrice": 0.0, "addOnMemberPrice": 0.0, "taxable": false, "hours": 1.0,
+            "recommendations": [], "upgrades": [], "assets": [], "serviceMaterials": [],
+            "serviceEquipment": [], "paysCommission": false, "bonus": 0.0,
+            "commissionBonus": 0.0, "cost": 0.0, "soldByCommission": 0.0,
+            "businessUnitId": null, "_externalData": {},
+        }),
+        res::MEMBERSHIP_TYPES => json!({
+            "displayName": null, "revenueRecognitionMode": "PointOfSale",
+            "autoCalculateInvoiceTemplates": false, "useMembershipPricingTable": false,
+            "showMembershipSavings": false, "discount": 0.0, "durationBilling": null,
+            "discounts": null, "recurringServices": null, "tagTypeIds": null,
+        }),
+        res::TAG_TYPES => json!({
+            "importance": null, "isConversionOpportunity": false,
+            "allowToUseOnTimesheetActivity": false, "isVisibleOnDispatchBoard": true,
+        }),
+        res::BUSINESS_UNITS => json!({ "tagTypeIds": [], "_externalData": {} }),
+        _ => json!({}),
+    }
+}
+
+/// Fills in [`defaults`] a row does not set, and nested `active` flags of categories.
+pub(crate) fn complete(name: &str, row: &mut Value) {
+    let Some(obj) = row.as_object_mut() else {
+        return;
+    };
+    if let Value::Object(d) = defaults(name) {
+        for (k, v) in d {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    for nested in ["categories", "category"] {
+        match obj.get_mut(nested) {
+            Some(Value::Array(items)) => {
+                for i in items.iter_mut().filter_map(Value::as_object_mut) {
+                    i.entry("active").or_insert(json!(true));
+                }
+            }
+            Some(Value::Object(o)) => {
+                o.entry("active").or_insert(json!(true));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The seed file every new tenant starts from.
 const SEED: &str = include_str!("seed/tenant.json");
 
@@ -139,6 +197,7 @@ impl Tenant {
                     obj.entry("createdOn").or_insert(json!(SEED_TIME));
                     obj.entry("modifiedOn").or_insert(json!(SEED_TIME));
                 }
+                complete(name, &mut row);
                 coll.insert(id_of(&row), row);
             }
         }

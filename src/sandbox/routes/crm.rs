@@ -216,6 +216,16 @@ pub(crate) fn patch(
     ok(updated)
 }
 
+/// A contact as a create answer carries it (no timestamps, unlike the contact lists).
+fn created_contact(c: &Value) -> Value {
+    let mut c = c.clone();
+    if let Some(o) = c.as_object_mut() {
+        o.remove("createdOn");
+        o.remove("modifiedOn");
+    }
+    c
+}
+
 fn new_contact(t: &mut Tenant, b: &Value) -> Result<Value, Problem> {
     let kind = b.get("type").and_then(Value::as_str).unwrap_or_default();
     let value = b.get("value").and_then(Value::as_str).unwrap_or_default();
@@ -264,7 +274,7 @@ pub(crate) fn insert_location(t: &mut Tenant, cid: i64, b: &Value) -> Result<Val
         "name": b.get("name").and_then(Value::as_str).unwrap_or("Location"),
         "address": address, "active": true, "customFields": custom, "tagTypeIds": tags,
         "taxExempt": false, "mergedToId": null, "zoneId": null, "taxZoneId": null,
-        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp,
+        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp, "_externalData": {},
     });
     put_external_data(&mut rec, b.get("externalData"))?;
     t.coll(res::LOCATIONS).insert(lid, rec.clone());
@@ -277,7 +287,7 @@ pub(crate) fn insert_location(t: &mut Tenant, cid: i64, b: &Value) -> Result<Val
     {
         contacts.push(new_contact(t, c)?);
     }
-    rec["contacts"] = Value::Array(contacts);
+    rec["contacts"] = Value::Array(contacts.iter().map(created_contact).collect());
     Ok(rec)
 }
 
@@ -327,7 +337,7 @@ pub(crate) fn insert_customer(t: &mut Tenant, b: &Value) -> Result<Value, Proble
         "balance": 0.0, "taxExempt": flag("taxExempt"), "nationalAccount": flag("nationalAccount"),
         "doNotMail": flag("doNotMail"), "doNotService": flag("doNotService"),
         "customFields": custom, "tagTypeIds": tags, "mergedToId": null,
-        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp,
+        "createdById": 0, "createdOn": stamp, "modifiedOn": stamp, "_externalData": {},
     });
     put_external_data(&mut rec, b.get("externalData"))?;
     t.coll(res::CUSTOMERS).insert(cid, rec.clone());
@@ -338,7 +348,7 @@ pub(crate) fn insert_customer(t: &mut Tenant, b: &Value) -> Result<Value, Proble
         created_locations.push(insert_location(t, cid, l)?);
     }
     rec["locations"] = Value::Array(created_locations);
-    rec["contacts"] = Value::Array(contacts);
+    rec["contacts"] = Value::Array(contacts.iter().map(created_contact).collect());
     Ok(rec)
 }
 
@@ -396,6 +406,10 @@ fn create_booking(t: &mut Tenant, provider: i64, b: &Value) -> Reply {
     let bid = t.new_id();
     let stamp = now();
     let mut rec = b.clone();
+    // A booking without a requested start starts now (`start` is required in the answer).
+    if rec.get("start").is_none_or(Value::is_null) {
+        rec["start"] = json!(stamp);
+    }
     if let Some(obj) = rec.as_object_mut() {
         // Request-only fields are not part of `BookingResponse`.
         for k in ["isSendConfirmationEmail", "contacts"] {

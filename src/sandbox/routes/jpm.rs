@@ -260,7 +260,7 @@ pub(crate) fn insert_job(t: &mut Tenant, f: NewJobFields, appts: &[ApptTimes]) -
         "lastAppointmentId": appt_ids.last().copied().unwrap_or(0),
         "noCharge": false, "notificationsEnabled": true, "createdById": 0, "customerPo": "",
         "invoiceId": invoice_id, "estimateIds": [], "equipmentIds": [], "bookingId": null,
-        "membershipId": null, "createdOn": stamp, "modifiedOn": stamp,
+        "membershipId": null, "createdOn": stamp, "modifiedOn": stamp, "_externalData": {},
     });
     // The seed and bulk paths insert valid bodies; a bad externalData there is a bug.
     if let Err(p) = put_external_data(&mut job, Some(&f.external_data)) {

@@ -33,10 +33,10 @@ impl TenantClient {
         customers, customers_page, Customer, CRM, paths::CUSTOMERS
     );
 
-    /// One customer, with our `externalData` entries.
+    /// One customer. The single-record read takes no application GUID (only lists do), so
+    /// look our entries up through a list when they matter.
     pub async fn customer(&self, id: i64) -> Result<Customer, Error> {
-        self.get_json(CRM, &paths::customer(id), &self.guid_query())
-            .await
+        self.get_json(CRM, &paths::customer(id), &[]).await
     }
 
     /// Creates a customer with its locations; the answer carries the new locations with their
@@ -130,10 +130,9 @@ impl TenantClient {
         locations, locations_page, Location, CRM, paths::LOCATIONS
     );
 
-    /// One location, with our `externalData` entries.
+    /// One location. The single-record read takes no application GUID (only lists do).
     pub async fn location(&self, id: i64) -> Result<Location, Error> {
-        self.get_json(CRM, &paths::location(id), &self.guid_query())
-            .await
+        self.get_json(CRM, &paths::location(id), &[]).await
     }
 
     /// Creates a location.

@@ -171,9 +171,6 @@ pub struct CustomerPatch {
     /// Name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Billing address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<Address>,
     /// Custom fields: the **whole** list (a field left out loses its value); build it with
     /// [`merged_custom_fields`](super::merged_custom_fields).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -32,7 +32,7 @@ pub struct CapacityTechnician {
     /// Status.
     pub status: Option<String>,
     /// Has the job type's skills.
-    pub has_required_skills: bool,
+    pub has_required_skills: Option<bool>,
 }
 
 /// One slot of capacity.

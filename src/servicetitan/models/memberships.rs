@@ -16,8 +16,6 @@ pub struct MembershipType {
     pub discount_mode: Option<String>,
     /// Location target.
     pub location_target: Option<String>,
-    /// Duration in months, when known.
-    pub duration: Option<i64>,
     /// Last modified.
     #[serde(
         deserialize_with = "super::ts::opt",

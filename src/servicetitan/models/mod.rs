@@ -183,9 +183,9 @@ pub struct Address {
     pub state: String,
     /// ZIP / postal code.
     pub zip: String,
-    /// Country.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    /// Country (required by ServiceTitan on writes).
+    #[serde(deserialize_with = "null_default")]
+    pub country: String,
 }
 
 /// An `{id, name}` reference.

@@ -179,7 +179,7 @@ fn address_of(loc: &ServiceLocation) -> Address {
         city: loc.city.clone(),
         state: loc.state.clone(),
         zip: loc.zip.clone(),
-        country: Some(loc.country.clone()),
+        country: loc.country.clone(),
     }
 }
 
