@@ -4,8 +4,8 @@
 //!
 //! On PostgreSQL a TCP proxy the test controls sits between the app and the database and is cut
 //! twice during a run of several hundred platform events across several tenants: once for
-//! ~10 s (new connections first held, then refused, as a stopped server would), once by
-//! resetting every connection (a crash restart). SQLite is a file, so there the tests cover the
+//! ~10 s (every connection reset, new ones refused, then left hanging), once by resetting every
+//! connection (a crash restart). SQLite is a file, so there the tests cover the
 //! queue and worker behaviour that applies (the proxy test prints why it skips).
 #[path = "common/mod.rs"]
 mod common;
@@ -246,6 +246,11 @@ mod proxy {
         pub fn reopen(&self) {
             self.held.lock().clear();
             *self.mode.lock() = Mode::Open;
+            self.reopen_listener();
+        }
+
+        /// Listens again (in the current mode) after [`Proxy::refuse_new`].
+        pub fn reopen_listener(&self) {
             let listening = self
                 .listener
                 .lock()
@@ -432,7 +437,16 @@ async fn database_cut_twice_during_a_run_loses_nothing_and_answers_503_fast() {
     };
     let proxy = proxy::Proxy::start(upstream);
     let proxy_port = proxy.port;
-    let w = world_configured(TENANTS, SandboxConfig::default(), |s| {
+    // ServiceTitan answers after 25 ms, so tasks are in flight (their ServiceTitan write done,
+    // their outcome not yet written) when the connections are cut.
+    let sandbox = SandboxConfig {
+        faults: titanbridge::sandbox::Faults {
+            latency: Duration::from_millis(25),
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    };
+    let w = world_configured(TENANTS, sandbox, |s| {
         let mut u = url::Url::parse(&s.database_url).expect("test database URL");
         u.set_host(Some("127.0.0.1")).unwrap();
         u.set_port(Some(proxy_port)).unwrap();
@@ -528,18 +542,23 @@ async fn database_cut_twice_during_a_run_loses_nothing_and_answers_503_fast() {
         }));
     }
 
-    // The cuts, while the clients run.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The cuts, while the clients run, each at a moment the worker has tasks in flight.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     let mut cuts = Vec::new();
     let mut recovery = Vec::new();
+    let mut in_flight = Vec::new();
+    in_flight.push(when_tasks_run(ddb, 3).await);
     {
-        // 1: ~10 s down: new connections hang for 5 s, then are refused for 5 s.
+        // 1: ~10 s down: every connection reset, new ones refused for 4 s (a stopped
+        // server), then accepted and left hanging for 6 s (a hung one); those are reset when
+        // it comes back, so every database call still waiting then fails.
         let start = Instant::now();
-        proxy.hold_new();
-        let reset = proxy.reset_all();
-        tokio::time::sleep(Duration::from_secs(5)).await;
         proxy.refuse_new();
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        let reset = proxy.reset_all();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        proxy.hold_new();
+        proxy.reopen_listener();
+        tokio::time::sleep(Duration::from_secs(6)).await;
         proxy.reopen();
         let end = Instant::now();
         cuts.push(Cut {
@@ -548,9 +567,13 @@ async fn database_cut_twice_during_a_run_loses_nothing_and_answers_503_fast() {
             end_utc: chrono::Utc::now(),
         });
         recovery.push(ready_again(&http, &base, end).await);
-        eprintln!("db_outage: cut 1 reset {reset} live connections");
+        eprintln!(
+            "db_outage: cut 1 with {} tasks running, {reset} live connections reset",
+            in_flight[0]
+        );
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
+    in_flight.push(when_tasks_run(ddb, 3).await);
     {
         // 2: a crash: every connection reset, the server back after ~1 s of refusals.
         let start = Instant::now();
@@ -565,7 +588,10 @@ async fn database_cut_twice_during_a_run_loses_nothing_and_answers_503_fast() {
             end_utc: chrono::Utc::now(),
         });
         recovery.push(ready_again(&http, &base, end).await);
-        eprintln!("db_outage: cut 2 reset {reset} live connections");
+        eprintln!(
+            "db_outage: cut 2 with {} tasks running, {reset} live connections reset",
+            in_flight[1]
+        );
     }
 
     let mut credited: HashMap<(usize, String), i64> = HashMap::new();
@@ -795,6 +821,23 @@ async fn database_cut_twice_during_a_run_loses_nothing_and_answers_503_fast() {
         all.len(),
         run_started.elapsed().as_secs_f64()
     );
+}
+
+/// Waits (at most 3 s) until at least `n` tasks are running; returns how many were.
+async fn when_tasks_run(db: &sea_orm::DatabaseConnection, n: u64) -> u64 {
+    use sea_orm::PaginatorTrait;
+    let start = Instant::now();
+    loop {
+        let running = sync_task::Entity::find()
+            .filter(sync_task::Column::State.eq("running"))
+            .count(db)
+            .await
+            .unwrap();
+        if running >= n || start.elapsed() > Duration::from_secs(3) {
+            return running;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// The tenant of `loc-{n}` (n = tenant * 1000 + member).
