@@ -96,13 +96,13 @@ where
                 Some(_) = running.join_next() => continue,
             }
         }
-        for task in &claimed {
-            leases.hold(task.id, leased_at + ctx.opts.lease);
-        }
         for task in claimed {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
+            // Held (and so renewed) only once it runs: a claimed task that never starts is
+            // left to lapse and be claimed again.
+            leases.hold(task.id, leased_at + ctx.opts.lease);
             let ctx = ctx.clone();
             let leases = leases.clone();
             running.spawn(async move {
