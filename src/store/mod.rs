@@ -52,13 +52,6 @@ impl From<sea_orm::DbErr> for StoreError {
     }
 }
 
-impl StoreError {
-    /// Whether the database was unreachable (as opposed to refusing the statement).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
-    }
-}
-
 /// Why `e` means "the database did not answer", or `None` for any other error.
 fn unavailable_reason(e: &sea_orm::DbErr) -> Option<String> {
     use sea_orm::sqlx::Error as Sqlx;
@@ -240,4 +233,39 @@ fn first_line(s: &str) -> String {
 /// is exact on both databases).
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn sqlx(e: sea_orm::sqlx::Error) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_from_other_errors() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            sqlx(sea_orm::sqlx::Error::PoolTimedOut),
+            sqlx(sea_orm::sqlx::Error::Io(reset)),
+        ] {
+            assert!(
+                matches!(StoreError::from(e), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
+        for e in [
+            DbErr::Custom("bad".into()),
+            sqlx(sea_orm::sqlx::Error::RowNotFound),
+            DbErr::RecordNotFound("x".into()),
+        ] {
+            assert!(matches!(StoreError::from(e), StoreError::Db(_)), "other");
+        }
+    }
 }
