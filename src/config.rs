@@ -52,9 +52,19 @@ pub struct Settings {
     /// Directory holding the default catalogues (`plans.toml`, `trades.toml`, `reminders.toml`).
     /// Empty means the copies built into the binary.
     pub mappings_dir: String,
+    pub database: DatabaseSettings,
     pub servicetitan: ServiceTitanSettings,
     pub mail: MailSettings,
     pub worker: WorkerSettings,
+}
+
+/// Database connection tuning (the URL itself is `database_url`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Milliseconds a web request waits for a database connection before it answers 503
+    /// (the web server has its own pool; the worker's waits 10 s).
+    pub web_acquire_timeout_ms: u64,
 }
 
 /// Our ServiceTitan application's settings (per-partner credentials live in the database).
@@ -127,6 +137,9 @@ impl Default for Settings {
             session_key: SecretString::from(String::new()),
             log_format: "pretty".into(),
             mappings_dir: String::new(),
+            database: DatabaseSettings {
+                web_acquire_timeout_ms: 1500,
+            },
             servicetitan: ServiceTitanSettings {
                 environment: "production".into(),
                 auth_url: String::new(),
@@ -228,6 +241,12 @@ impl Settings {
             return Err(invalid(
                 "database_url",
                 "must start with sqlite: or postgres://",
+            ));
+        }
+        if !(100..=60_000).contains(&self.database.web_acquire_timeout_ms) {
+            return Err(invalid(
+                "database.web_acquire_timeout_ms",
+                "must be between 100 and 60000",
             ));
         }
         if !self.encryption_key.expose_secret().is_empty() {
@@ -398,6 +417,19 @@ mod tests {
         s.servicetitan.environment = "staging".into();
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("servicetitan.environment"), "{err}");
+    }
+
+    #[test]
+    fn web_acquire_timeout_is_read_and_bounded() {
+        let s: Settings = defaults_figment()
+            .merge(Toml::string("[database]\nweb_acquire_timeout_ms = 800"))
+            .extract()
+            .expect("settings");
+        assert_eq!(s.database.web_acquire_timeout_ms, 800);
+        let mut s = Settings::default();
+        s.database.web_acquire_timeout_ms = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("database.web_acquire_timeout_ms"), "{err}");
     }
 
     #[test]

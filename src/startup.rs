@@ -117,7 +117,19 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?
             .port();
-        let data = web::Data::new(state.clone());
+        // Web requests get a pool of their own with a short acquire timeout: while the
+        // database is down a call answers 503 within that bound instead of waiting the
+        // worker's 10 s, and a busy worker cannot take every connection from the web.
+        let web_state = AppState {
+            store: state
+                .store
+                .with_acquire_timeout(std::time::Duration::from_millis(
+                    state.settings.database.web_acquire_timeout_ms,
+                ))
+                .await?,
+            ..state.clone()
+        };
+        let data = web::Data::new(web_state);
         let metrics = web::Data::new(state.metrics.clone());
         let onboarding = web::Data::new(crate::web::flows::Onboarding::build(&state)?);
         onboarding

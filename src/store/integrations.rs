@@ -69,7 +69,7 @@ pub enum ApplyError {
 
 impl From<sea_orm::DbErr> for ApplyError {
     fn from(e: sea_orm::DbErr) -> Self {
-        ApplyError::Store(StoreError::Db(e))
+        ApplyError::Store(StoreError::from(e))
     }
 }
 
@@ -233,7 +233,7 @@ pub async fn ensure_for_partner(
         // Two first requests raced: the unique partner_id kept one row; use it.
         Err(e) => for_partner(store, partner_id)
             .await?
-            .ok_or(StoreError::Db(e)),
+            .ok_or(StoreError::from(e)),
     }
 }
 

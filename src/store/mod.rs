@@ -29,22 +29,84 @@ pub mod users;
 pub enum StoreError {
     #[error("database unreachable at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The database did not answer: no connection within the acquire timeout, connection
+    /// refused or reset, the server shutting down or starting up. Worth retrying shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
 }
 
+impl From<sea_orm::DbErr> for StoreError {
+    /// Tells an unreachable database apart from every other database error, once, so the web
+    /// edge can answer 503 and the worker can wait instead of giving up.
+    fn from(e: sea_orm::DbErr) -> Self {
+        match unavailable_reason(&e) {
+            Some(reason) => StoreError::Unavailable(reason),
+            None => StoreError::Db(e),
+        }
+    }
+}
+
+/// Why `e` means "the database did not answer", or `None` for any other error.
+fn unavailable_reason(e: &sea_orm::DbErr) -> Option<String> {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(a) => return Some(format!("no connection: {a}")),
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        _ => return None,
+    };
+    match sqlx.as_ref() {
+        Sqlx::PoolTimedOut => Some("no connection within the acquire timeout".into()),
+        Sqlx::PoolClosed => Some("connection pool closed".into()),
+        Sqlx::WorkerCrashed => Some("database worker stopped".into()),
+        Sqlx::Io(io) => Some(format!("connection lost: {io}")),
+        Sqlx::Tls(t) => Some(format!("TLS: {t}")),
+        // PostgreSQL: class 08 (connection exception), 57P01-03 (shutting down, crashed,
+        // starting up).
+        Sqlx::Database(d) => match d.code().as_deref() {
+            Some(code) if code.starts_with("08") || code.starts_with("57P") => {
+                Some(first_line(d.message()))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Result alias for store functions.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Shared handle on the database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Kept to open sibling pools ([`Store::with_acquire_timeout`]); never printed unredacted.
+    url: String,
+    schema: Option<String>,
 }
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &redact_url(&self.url))
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the worker's (and the CLI's) pool waits for a connection before an error.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `/readyz` waits for the database before answering not-ready.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
 /// Hides a password in a connection URL so it can be printed.
 pub fn redact_url(url: &str) -> String {
@@ -61,10 +123,19 @@ impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). `schema`, when given, sets the
     /// PostgreSQL search path (tests use one schema each).
     pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Store> {
+        Store::connect_with(url, schema, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Like [`Store::connect`], waiting at most `acquire_timeout` for a pooled connection (the
+    /// bound on how long a call waits when the database is down).
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        acquire_timeout: Duration,
+    ) -> StoreResult<Store> {
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10));
+        // sea-orm applies `connect_timeout` as sqlx's acquire timeout too, so set only the one.
+        opts.sqlx_logging(false).acquire_timeout(acquire_timeout);
         if url.starts_with("sqlite:") {
             // One writer at a time; WAL lets readers proceed, busy_timeout waits instead of failing.
             opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
@@ -85,7 +156,19 @@ impl Store {
                 url: redact_url(url),
                 reason: first_line(&e.to_string()),
             })?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            url: url.to_owned(),
+            schema: schema.map(str::to_owned),
+        })
+    }
+
+    /// A second pool on the same database whose calls wait at most `acquire_timeout` for a
+    /// connection. The web server uses one (short timeout: a request fails fast with 503 when
+    /// the database is down) while the worker keeps the long one, and each side's load cannot
+    /// starve the other of connections.
+    pub async fn with_acquire_timeout(&self, acquire_timeout: Duration) -> StoreResult<Store> {
+        Store::connect_with(&self.url, self.schema.as_deref(), acquire_timeout).await
     }
 
     /// The raw connection, for repository functions.
@@ -117,8 +200,19 @@ impl Store {
             .len())
     }
 
-    /// Readiness: the database answers and every migration is applied.
+    /// Readiness: the database answers and every migration is applied, within
+    /// [`READY_TIMEOUT`].
     pub async fn ready(&self) -> Result<(), String> {
+        match tokio::time::timeout(READY_TIMEOUT, self.check_ready()).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "database unreachable: no answer within {} ms",
+                READY_TIMEOUT.as_millis()
+            )),
+        }
+    }
+
+    async fn check_ready(&self) -> Result<(), String> {
         self.db
             .execute_unprepared("SELECT 1")
             .await
@@ -139,4 +233,39 @@ fn first_line(s: &str) -> String {
 /// is exact on both databases).
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn sqlx(e: sea_orm::sqlx::Error) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_from_other_errors() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            sqlx(sea_orm::sqlx::Error::PoolTimedOut),
+            sqlx(sea_orm::sqlx::Error::Io(reset)),
+        ] {
+            assert!(
+                matches!(StoreError::from(e), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
+        for e in [
+            DbErr::Custom("bad".into()),
+            sqlx(sea_orm::sqlx::Error::RowNotFound),
+            DbErr::RecordNotFound("x".into()),
+        ] {
+            assert!(matches!(StoreError::from(e), StoreError::Db(_)), "other");
+        }
+    }
 }

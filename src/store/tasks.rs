@@ -239,21 +239,34 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
     }
 }
 
-/// Extends the lease of every task `owner` is running (the worker's heartbeat).
+/// Extends the leases of the tasks `ids` that `owner` still holds (the worker's heartbeat) and
+/// returns the IDs renewed. Only the tasks a worker is actually running are passed in: a row
+/// the worker lost track of (its done/failed write never reached the database) must be left to
+/// lapse, so another claim re-runs it, instead of being kept alive forever.
 pub async fn renew_leases<C: ConnectionTrait>(
     db: &C,
     owner: &str,
+    ids: &[i64],
     lease_ms: i64,
-) -> StoreResult<u64> {
+) -> StoreResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let b = db.get_database_backend();
-    let r = db
-        .execute_raw(stmt(
-            b,
-            "UPDATE sync_tasks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'",
-            vec![(now_ms() + lease_ms).into(), owner.to_owned().into()],
-        ))
-        .await?;
-    Ok(r.rows_affected())
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE sync_tasks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running' \
+         AND id IN ({list}) RETURNING id"
+    );
+    let mut values: Vec<Value> = vec![(now_ms() + lease_ms).into(), owner.to_owned().into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let rows = db.query_all_raw(stmt(b, &sql, values)).await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get_by_index::<i64>(0)?))
+        .collect()
 }
 
 /// Marks a task done. `false` when the lease was lost (another worker took it over).

@@ -1,15 +1,25 @@
 //! The worker loop: claim fairly, run handlers with bounded concurrency, keep leases alive,
 //! retry with backoff, schedule the pollers, refresh the queue metrics.
+//!
+//! Database outages: every loop (claim, heartbeat, scheduler, metrics) logs an outage once when
+//! it starts and once when it ends, backs off while it lasts and resumes by itself. A task's
+//! outcome (done, retry, dead) is written again and again until the database answers, for as
+//! long as the task's lease lasts; after that the lease lapses and the next claim re-runs the
+//! (idempotent) handler. The heartbeat renews only the leases of tasks this worker is running,
+//! so a row it lost track of can never stay `running` for good.
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::startup::AppState;
 use crate::store::tasks::{self, ClaimRequest, FailOutcome, Task};
-use crate::store::{now_ms, platform};
+use crate::store::{StoreError, StoreResult, now_ms, platform};
 
 use super::error::{HandlerError, SyncError};
 use super::{SyncContext, WorkerOptions, backoff, handlers, kinds, ops, poll};
@@ -35,12 +45,14 @@ where
 {
     let ctx = Arc::new(SyncContext::new(state, opts)?);
     tracing::info!(owner = %ctx.opts.owner, concurrency = ctx.opts.concurrency, "worker started");
+    let leases = Arc::new(Leases::default());
     let mut background = JoinSet::new();
-    background.spawn(heartbeat(ctx.clone()));
+    background.spawn(heartbeat(ctx.clone(), leases.clone()));
     background.spawn(scheduler(ctx.clone()));
     background.spawn(metrics(ctx.clone()));
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
+    let mut claims = OutageLog::new("claim");
     tokio::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
@@ -61,11 +73,20 @@ where
             lease_ms: ctx.opts.lease.as_millis() as i64,
             per_integration: ctx.opts.per_integration,
         };
+        // Taken before the claim: the lease written in the database ends no later than this.
+        let leased_at = Instant::now();
         let claimed = match tasks::claim(ctx.state.store.db(), &req).await {
-            Ok(c) => c,
+            Ok(c) => {
+                claims.ok();
+                c
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "claim failed");
-                Vec::new()
+                let pause = claims.failed(&e);
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(pause) => continue,
+                    Some(_) = running.join_next() => continue,
+                }
             }
         };
         if claimed.is_empty() {
@@ -79,9 +100,15 @@ where
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
+            // Held (and so renewed) only once it runs: a claimed task that never starts is
+            // left to lapse and be claimed again.
+            leases.hold(task.id, leased_at + ctx.opts.lease);
             let ctx = ctx.clone();
+            let leases = leases.clone();
             running.spawn(async move {
-                execute(&ctx, task).await;
+                let id = task.id;
+                execute(&ctx, &leases, task).await;
+                leases.release(id);
                 drop(permit);
             });
         }
@@ -95,8 +122,98 @@ where
     Ok(())
 }
 
-/// Runs one claimed task and records the outcome.
-pub async fn execute(ctx: &SyncContext, task: Task) {
+/// The tasks this worker is running, each with the moment its lease (as last written to the
+/// database) runs out.
+#[derive(Debug, Default)]
+pub struct Leases {
+    held: Mutex<HashMap<i64, Instant>>,
+}
+
+impl Leases {
+    /// Starts tracking a claimed task.
+    pub fn hold(&self, id: i64, until: Instant) {
+        self.held.lock().insert(id, until);
+    }
+
+    /// Stops tracking a task (its outcome is written, or its lease has lapsed).
+    pub fn release(&self, id: i64) {
+        self.held.lock().remove(&id);
+    }
+
+    /// The tasks in flight.
+    pub fn ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.held.lock().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Records that the leases of `ids` were extended to `until`.
+    pub fn renewed(&self, ids: &[i64], until: Instant) {
+        let mut held = self.held.lock();
+        for id in ids {
+            if let Some(t) = held.get_mut(id) {
+                *t = until;
+            }
+        }
+    }
+
+    /// When the lease of `id` runs out (`None` when not held).
+    pub fn until(&self, id: i64) -> Option<Instant> {
+        self.held.lock().get(&id).copied()
+    }
+}
+
+/// Writes a task's outcome, again and again while the database does not answer, for as long
+/// as the task's lease lasts. `None` when the lease ran out first: the row stays `running`
+/// with a lapsed lease and the next claim re-runs the handler.
+async fn record_outcome<T, F, Fut>(
+    leases: &Leases,
+    task_id: i64,
+    what: &str,
+    mut write: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = StoreResult<T>>,
+{
+    let mut tries = 0;
+    loop {
+        let until = leases.until(task_id)?;
+        let left = until.saturating_duration_since(Instant::now());
+        let err = match tokio::time::timeout(left, write()).await {
+            Ok(Ok(v)) => {
+                if tries > 0 {
+                    tracing::info!(task_id, tries, "{what} recorded once the database answered");
+                }
+                return Some(v);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer before the lease ran out".to_owned(),
+        };
+        tries += 1;
+        let pause = backoff::delay(
+            tries,
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+            None,
+        )
+        .max(Duration::from_millis(20));
+        if Instant::now() + pause >= until {
+            tracing::warn!(
+                task_id, tries, error = %err,
+                "could not record {what} before the lease ran out; the task will run again"
+            );
+            return None;
+        }
+        if tries == 1 {
+            tracing::warn!(task_id, error = %err, "could not record {what}; retrying");
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Runs one claimed task and records the outcome. `leases` must hold the task.
+pub async fn execute(ctx: &SyncContext, leases: &Leases, task: Task) {
     let db = ctx.state.store.db();
     let owner = ctx.opts.owner.as_str();
     let kind = task.kind.clone();
@@ -113,20 +230,34 @@ pub async fn execute(ctx: &SyncContext, task: Task) {
             task.attempts - 1,
             task.last_error.as_deref().unwrap_or("none")
         );
-        let _ = tasks::fail(db, task.id, owner, &why, None).await;
-        record("dead");
+        let r = record_outcome(leases, task.id, "the dead task", || {
+            tasks::fail(db, task.id, owner, &why, None)
+        })
+        .await;
+        record(if r.is_some() { "dead" } else { "lease_lapsed" });
         return;
     }
     let result = handlers::run(ctx, &task).await;
     let outcome = match result {
-        Ok(()) => match tasks::complete(db, task.id, owner).await {
-            Ok(true) => "done",
-            Ok(false) => "lease_lost",
-            Err(e) => {
-                tracing::warn!(task_id = task.id, error = %e, "could not mark task done");
-                "error"
+        Ok(()) => {
+            let mut tried = false;
+            let done = record_outcome(leases, task.id, "done", || {
+                let first = !tried;
+                tried = true;
+                async move { Ok((tasks::complete(db, task.id, owner).await?, first)) }
+            });
+            match done.await {
+                Some((true, _)) => "done",
+                // A retry found the row no longer running: the earlier write may have landed
+                // with its answer lost; look before calling it a lost lease.
+                Some((false, false)) => match tasks::get(db, task.id).await {
+                    Ok(Some(t)) if t.state == tasks::state::DONE => "done",
+                    _ => "lease_lost",
+                },
+                Some((false, true)) => "lease_lost",
+                None => "lease_lapsed",
             }
-        },
+        }
         Err(err) => {
             let (reason, retry_at) = match &err {
                 HandlerError::Retry { reason, after } if task.attempts < ctx.opts.max_attempts => {
@@ -145,28 +276,91 @@ pub async fn execute(ctx: &SyncContext, task: Task) {
                 HandlerError::Permanent(reason) => (reason.clone(), None),
             };
             tracing::info!(task_id = task.id, kind = %task.kind, attempts = task.attempts, %reason, "task failed");
-            match tasks::fail(db, task.id, owner, &reason, retry_at).await {
-                Ok(FailOutcome::Retry { .. }) => "retry",
-                Ok(FailOutcome::Superseded) => "superseded",
-                Ok(FailOutcome::Dead) => "dead",
-                Ok(FailOutcome::LeaseLost) => "lease_lost",
-                Err(e) => {
-                    tracing::warn!(task_id = task.id, error = %e, "could not record failure");
-                    "error"
-                }
+            let failed = record_outcome(leases, task.id, "the failure", || {
+                tasks::fail(db, task.id, owner, &reason, retry_at)
+            });
+            match failed.await {
+                Some(FailOutcome::Retry { .. }) => "retry",
+                Some(FailOutcome::Superseded) => "superseded",
+                Some(FailOutcome::Dead) => "dead",
+                Some(FailOutcome::LeaseLost) => "lease_lost",
+                None => "lease_lapsed",
             }
         }
     };
     record(outcome);
 }
 
-async fn heartbeat(ctx: Arc<SyncContext>) {
+/// Logs a database outage once when a loop starts failing and once when it recovers (not on
+/// every tick), and paces the retries: exponential from 50 ms up to 1 s, so the loop is back
+/// within about a second of the database.
+#[derive(Debug)]
+struct OutageLog {
+    what: &'static str,
+    since: Option<Instant>,
+    failures: i32,
+}
+
+impl OutageLog {
+    fn new(what: &'static str) -> OutageLog {
+        OutageLog {
+            what,
+            since: None,
+            failures: 0,
+        }
+    }
+
+    /// Notes a failure; returns how long to wait before trying again.
+    fn failed(&mut self, e: &StoreError) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            tracing::warn!(loop_name = self.what, error = %e, "worker database call failing; retrying until it answers");
+        } else {
+            tracing::debug!(loop_name = self.what, error = %e, "still failing");
+        }
+        backoff::delay(
+            self.failures,
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+            None,
+        )
+        .max(Duration::from_millis(20))
+    }
+
+    /// Notes a success (logging the recovery after an outage).
+    fn ok(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                loop_name = self.what,
+                failures = self.failures,
+                outage_ms = since.elapsed().as_millis() as u64,
+                "worker database calls answering again"
+            );
+        }
+        self.failures = 0;
+    }
+}
+
+async fn heartbeat(ctx: Arc<SyncContext>, leases: Arc<Leases>) {
     let every = (ctx.opts.lease / 3).max(Duration::from_millis(100));
+    let mut log = OutageLog::new("heartbeat");
     loop {
         tokio::time::sleep(every).await;
+        let ids = leases.ids();
+        if ids.is_empty() {
+            continue;
+        }
         let lease_ms = ctx.opts.lease.as_millis() as i64;
-        if let Err(e) = tasks::renew_leases(ctx.state.store.db(), &ctx.opts.owner, lease_ms).await {
-            tracing::warn!(error = %e, "lease renewal failed");
+        let started = Instant::now();
+        match tasks::renew_leases(ctx.state.store.db(), &ctx.opts.owner, &ids, lease_ms).await {
+            Ok(renewed) => {
+                log.ok();
+                leases.renewed(&renewed, started + ctx.opts.lease);
+            }
+            Err(e) => {
+                log.failed(&e);
+            }
         }
     }
 }
@@ -174,11 +368,16 @@ async fn heartbeat(ctx: Arc<SyncContext>) {
 /// Queues one poll per active integration and stream every poll interval (coalesced with a
 /// poll already pending).
 async fn scheduler(ctx: Arc<SyncContext>) {
+    let mut log = OutageLog::new("poll scheduler");
     loop {
-        if let Err(e) = schedule_polls(&ctx.state).await {
-            tracing::warn!(error = %e, "poll scheduling failed");
-        }
-        tokio::time::sleep(ctx.opts.poll_interval).await;
+        let pause = match schedule_polls(&ctx.state).await {
+            Ok(_) => {
+                log.ok();
+                ctx.opts.poll_interval
+            }
+            Err(e) => log.failed(&e).min(ctx.opts.poll_interval),
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -197,9 +396,71 @@ pub async fn schedule_polls(state: &AppState) -> Result<usize, crate::store::Sto
 
 async fn metrics(ctx: Arc<SyncContext>) {
     loop {
+        // Failures are expected during an outage and already reported by the other loops.
         if let Err(e) = ops::refresh_metrics(&ctx.state).await {
             tracing::debug!(error = %e, "metrics refresh failed");
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn down() -> StoreError {
+        StoreError::Unavailable("connection refused".into())
+    }
+
+    #[tokio::test]
+    async fn an_outcome_is_written_once_the_database_answers() {
+        let leases = Leases::default();
+        leases.hold(7, Instant::now() + Duration::from_secs(5));
+        let calls = AtomicU32::new(0);
+        let written = record_outcome(&leases, 7, "done", || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 4 {
+                Err(down())
+            } else {
+                Ok(true)
+            }
+        })
+        .await;
+        assert_eq!(written, Some(true));
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn retries_stop_when_the_lease_runs_out() {
+        let leases = Leases::default();
+        let started = Instant::now();
+        leases.hold(7, started + Duration::from_millis(400));
+        let written: Option<bool> =
+            record_outcome(&leases, 7, "done", || async { Err(down()) }).await;
+        assert_eq!(written, None);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "gave up after {took:?}");
+        // A write that hangs is cut off at the lease too.
+        leases.hold(8, Instant::now() + Duration::from_millis(200));
+        let hung: Option<bool> = record_outcome(&leases, 8, "done", || async {
+            std::future::pending::<StoreResult<bool>>().await
+        })
+        .await;
+        assert_eq!(hung, None);
+    }
+
+    #[test]
+    fn renewals_extend_only_held_tasks() {
+        let leases = Leases::default();
+        let t0 = Instant::now();
+        leases.hold(1, t0);
+        leases.hold(2, t0);
+        leases.renewed(&[2, 3], t0 + Duration::from_secs(9));
+        assert_eq!(leases.until(1), Some(t0));
+        assert_eq!(leases.until(2), Some(t0 + Duration::from_secs(9)));
+        assert_eq!(leases.until(3), None);
+        leases.release(1);
+        assert_eq!(leases.ids(), vec![2]);
     }
 }

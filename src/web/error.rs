@@ -34,6 +34,12 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("ServiceTitan: {0}")]
     Upstream(String),
+    /// The database did not answer; the detail is logged, the client is told to retry.
+    #[error("the database is unreachable; try again in {retry_after_secs} s")]
+    DatabaseUnavailable {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error (request logged)")]
     Internal(String),
 }
@@ -74,6 +80,17 @@ impl ApiError {
         ApiError::Validation(out)
     }
 
+    /// Seconds for the `Retry-After` header, when the client should simply try again.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::DatabaseUnavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { .. } => "bad_request",
@@ -84,6 +101,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Upstream(_) => "upstream",
+            ApiError::DatabaseUnavailable { .. } => "database_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -115,13 +133,18 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::DatabaseUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(detail) = self {
-            tracing::error!(error = %detail, "internal error");
+        match self {
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            ApiError::DatabaseUnavailable { detail, .. } => {
+                tracing::warn!(error = %detail, "database unavailable; answered 503");
+            }
+            _ => {}
         }
         let body = Body {
             error: Inner {
@@ -138,8 +161,8 @@ impl ResponseError for ApiError {
             },
         };
         let mut resp = HttpResponse::build(self.status_code());
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
-            resp.insert_header(("Retry-After", retry_after_secs.to_string()));
+        if let Some(secs) = self.retry_after_secs() {
+            resp.insert_header(("Retry-After", secs.to_string()));
         }
         resp.json(body)
     }
@@ -153,10 +176,18 @@ impl From<StoreError> for ApiError {
                 message: msg,
                 allowed: vec![],
             },
+            StoreError::Unavailable(detail) => ApiError::DatabaseUnavailable {
+                detail,
+                retry_after_secs: DATABASE_RETRY_AFTER_SECS,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
 }
+
+/// `Retry-After` while the database is unreachable: a restarted PostgreSQL is usually back
+/// within a second or two, and the pool reconnects on the next call.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
 /// Answers malformed JSON bodies with a 400 that says what was wrong, never a bare 500.
 pub fn json_config() -> actix_web::web::JsonConfig {
@@ -188,4 +219,25 @@ pub fn form_config() -> actix_web::web::FormConfig {
         }
         .into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_answers_503_with_retry_after() {
+        let e = ApiError::from(StoreError::Unavailable("connection refused".into()));
+        let resp = e.error_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers().get("Retry-After").unwrap(),
+            &DATABASE_RETRY_AFTER_SECS.to_string()
+        );
+        assert!(e.to_string().contains("database is unreachable"), "{e}");
+        assert!(
+            !e.to_string().contains("refused"),
+            "detail stays in the log: {e}"
+        );
+    }
 }

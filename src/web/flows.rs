@@ -45,7 +45,7 @@ pub fn apply_error(e: ApplyError) -> ApiError {
 }
 
 fn db_error(e: sea_orm::DbErr) -> ApiError {
-    ApiError::Internal(e.to_string())
+    crate::store::StoreError::from(e).into()
 }
 
 /// Refuses early (before slow work) when the state does not allow `event`.

@@ -63,12 +63,23 @@ pub async fn world(tenants: usize) -> World {
 }
 
 /// Like [`world`] with explicit sandbox settings.
-pub async fn world_with(tenants: usize, mut cfg: SandboxConfig) -> World {
+pub async fn world_with(tenants: usize, cfg: SandboxConfig) -> World {
+    world_configured(tenants, cfg, |_| {}).await
+}
+
+/// Like [`world_with`], letting the test adjust the app's settings before it starts (e.g. point
+/// `database_url` through a proxy; `app.db.url` stays the direct URL).
+pub async fn world_configured(
+    tenants: usize,
+    mut cfg: SandboxConfig,
+    configure: impl FnOnce(&mut Settings),
+) -> World {
     cfg.app_key = APP_KEY.into();
     cfg.tenants = (0..tenants).map(tenant_seed).collect();
     let sandbox = sandbox::start("127.0.0.1:0", cfg).await.expect("sandbox");
     let db = TestDb::new().await;
-    let settings = settings_for(&db, &sandbox.base_url);
+    let mut settings = settings_for(&db, &sandbox.base_url);
+    configure(&mut settings);
     let app = spawn_with(db, settings, true).await;
     let mut partners = Vec::new();
     for i in 0..tenants {
@@ -278,6 +289,35 @@ impl World {
             .state
             .snapshot(self.partners[p].tenant_id)
             .expect("tenant")
+    }
+
+    /// Books a job in partner `p`'s tenant (two days out) as the contractor's own tools would.
+    pub async fn create_job(&self, p: usize, customer_id: i64, location_id: i64) -> i64 {
+        let start = chrono::Utc::now() + chrono::Duration::days(2);
+        let job = titanbridge::servicetitan::NewJob {
+            customer_id,
+            location_id,
+            business_unit_id: 1001,
+            job_type_id: 2001,
+            priority: "Normal".into(),
+            campaign_id: CAMPAIGN,
+            appointments: vec![titanbridge::servicetitan::JobAppointmentInput {
+                start,
+                end: start + chrono::Duration::hours(2),
+                arrival_window_start: None,
+                arrival_window_end: None,
+                technician_ids: vec![],
+            }],
+            summary: Some("Maintenance".into()),
+            tag_type_ids: vec![],
+            custom_fields: vec![],
+            external_data: None,
+        };
+        self.st_client(p)
+            .create_job(&job)
+            .await
+            .expect("create job")
+            .id
     }
 
     /// A tenant client for partner `p`, as a contractor's own tools would act.

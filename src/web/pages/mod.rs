@@ -164,6 +164,20 @@ impl ResponseError for PageError {
                     "The problem was logged. Try again in a moment.",
                 )
             }
+            PageError::Api(e @ ApiError::DatabaseUnavailable { detail, .. }) => {
+                tracing::warn!(error = %detail, "database unavailable; answered 503");
+                let mut resp = error_page(
+                    e.status_code(),
+                    "Temporarily unavailable",
+                    "The database is unreachable right now. Nothing you saved before is lost; \
+                     try again in a few seconds.",
+                );
+                if let Some(secs) = e.retry_after_secs() {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+                }
+                resp
+            }
             PageError::Api(e) => error_page(e.status_code(), "Cannot do that", &e.to_string()),
         }
     }
