@@ -5,22 +5,24 @@
 //! - `store`: the only module that touches the database
 //! - `servicetitan`: the ServiceTitan API client; `sandbox`: the built-in ServiceTitan simulator
 //! - `sync`: durable task queue, workers, pollers; `web`: actix-web pages and JSON API
-//! - `mail`: outgoing email; `catalog`: the data files under `mappings/`
+//! - `mail`: outgoing email; `domain::catalog`: the data files under `mappings/`
 //! - `startup`: builds the application once for `main` and for tests
 //! - `contract`: checks exchanges against the official ServiceTitan OpenAPI documents
 pub mod booking;
-pub mod catalog;
+pub mod capacity;
 pub mod config;
 pub mod contract;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod locks;
 pub mod mail;
-pub mod mappings_service;
 pub mod metrics;
 pub mod sandbox;
+pub mod services;
 pub mod servicetitan;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

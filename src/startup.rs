@@ -1,91 +1,13 @@
-//! Builds the application once, for `main` and for tests (random port, own database).
+//! The HTTP server: middleware and route mounting, built once for `main` and for tests (random
+//! port, own database). The only importer of `web/`; the shared state lives in `state.rs`.
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::config::{ConfigError, Settings};
-use crate::crypto::SecretBox;
-use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
-
-/// Why the application could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
-}
-
-/// Shared state every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub store: Store,
-    pub metrics: Metrics,
-    pub secrets: SecretBox,
-    /// The process-wide ServiceTitan client: one token cache and one rate limiter per tenant,
-    /// shared by the pages, the booking API and the sync worker.
-    pub st: crate::servicetitan::ServiceTitan,
-    /// The catalogues from `mappings/` (plans, trades, reminder templates), loaded and validated
-    /// once at start: a broken file stops start-up with file, line and reason.
-    pub catalog: Arc<crate::catalog::Catalog>,
-}
-
-/// The ServiceTitan client for our application's settings.
-fn servicetitan_client(
-    s: &crate::config::ServiceTitanSettings,
-) -> crate::servicetitan::ServiceTitan {
-    let mut cfg =
-        crate::servicetitan::ClientConfig::new(s.app_key.clone(), s.application_guid.clone());
-    cfg.rate_limit_per_sec = s.rate_limit_per_sec;
-    cfg.request_timeout = std::time::Duration::from_secs(s.request_timeout_secs.max(1));
-    cfg.max_retries = 3;
-    crate::servicetitan::ServiceTitan::new(cfg)
-}
-
-impl AppState {
-    /// Connects the database (migrating when configured) and builds the shared services.
-    pub async fn build(settings: Settings, migrate: bool) -> Result<AppState, StartupError> {
-        settings.require_secrets()?;
-        let secrets = SecretBox::new(&settings.encryption_key_bytes()?).map_err(|e| {
-            ConfigError::Invalid {
-                setting: "encryption_key".into(),
-                reason: e.to_string(),
-            }
-        })?;
-        let catalog = if settings.mappings_dir.is_empty() {
-            crate::catalog::Catalog::embedded()
-        } else {
-            crate::catalog::Catalog::load(std::path::Path::new(&settings.mappings_dir))
-        }
-        .map_err(|e| ConfigError::Invalid {
-            setting: "mappings_dir".into(),
-            reason: e.to_string(),
-        })?;
-        let store = Store::connect(&settings.database_url, None).await?;
-        if migrate {
-            store.migrate().await?;
-        }
-        Ok(AppState {
-            st: servicetitan_client(&settings.servicetitan),
-            catalog: Arc::new(catalog),
-            settings: Arc::new(settings),
-            store,
-            metrics: Metrics::new(),
-            secrets,
-        })
-    }
-}
+pub use crate::state::{AppState, StartupError};
 
 /// Runs the sync worker inside this process (single-process deployments and the demo). On
 /// SQLite keep to one worker per database; on PostgreSQL any number may run.
@@ -131,24 +53,17 @@ impl Application {
         };
         let data = web::Data::new(web_state);
         let metrics = web::Data::new(state.metrics.clone());
-        let onboarding = web::Data::new(crate::web::flows::Onboarding::build(&state)?);
-        onboarding
+        state
             .outbox
             .clone()
             .spawn(std::time::Duration::from_secs(5));
-        let tenant_lists = web::Data::new(crate::tenant_lists::TenantLists::new(
-            state.settings.clone(),
-            state.secrets.clone(),
-            state.st.clone(),
-            crate::tenant_lists::DEFAULT_TTL,
-        ));
+        let signin = web::Data::new(crate::web::auth::SignInLimiter::default());
         let session_key = actix_web::cookie::Key::from(&state.settings.session_key_bytes()?);
         let secure_cookies = !state.settings.is_local();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(onboarding.clone())
-                .app_data(tenant_lists.clone())
+                .app_data(signin.clone())
                 .app_data(metrics.clone())
                 .app_data(crate::web::error::json_config())
                 .app_data(crate::web::error::query_config())

@@ -2,8 +2,8 @@
 //! Client ID and decrypted Client Secret over the process-wide client. The one place pages,
 //! bookings and the sync worker turn stored credentials into calls.
 use crate::config::Settings;
-use crate::servicetitan::{Credentials, Environment, TenantClient};
-use crate::startup::AppState;
+use crate::crypto::SecretBox;
+use crate::servicetitan::{Credentials, Environment, ServiceTitan, TenantClient};
 use crate::store::entities::integration;
 
 /// Why an integration cannot talk to ServiceTitan.
@@ -41,7 +41,9 @@ pub fn environment(settings: &Settings, stored: &str) -> Result<Environment, Acc
 
 /// A tenant client for the integration, sharing the process's token cache and rate limiter.
 pub fn tenant_client(
-    state: &AppState,
+    settings: &Settings,
+    secrets: &SecretBox,
+    st: &ServiceTitan,
     row: &integration::Model,
 ) -> Result<TenantClient, AccessError> {
     let missing = |what| AccessError::Missing { id: row.id, what };
@@ -51,15 +53,12 @@ pub fn tenant_client(
         .client_secret_enc
         .as_deref()
         .ok_or_else(|| missing("Client Secret"))?;
-    let client_secret = state
-        .secrets
-        .open(sealed)
-        .map_err(|e| AccessError::Secret {
-            id: row.id,
-            reason: e.to_string(),
-        })?;
-    let env = environment(&state.settings, &row.environment)?;
-    Ok(state.st.tenant(
+    let client_secret = secrets.open(sealed).map_err(|e| AccessError::Secret {
+        id: row.id,
+        reason: e.to_string(),
+    })?;
+    let env = environment(settings, &row.environment)?;
+    Ok(st.tenant(
         env,
         tenant,
         Credentials {

@@ -20,9 +20,7 @@ use utoipa::ToSchema;
 use crate::config::Settings;
 use crate::crypto::SecretBox;
 use crate::domain::mapping::{CapacityMode, JobTypeTarget, Target};
-use crate::servicetitan::{
-    Active, CapacityRequest, Credentials, Error, ListQuery, ServiceTitan, TenantClient,
-};
+use crate::servicetitan::{Active, CapacityRequest, Error, ListQuery, ServiceTitan, TenantClient};
 use crate::store::entities::integration;
 
 /// How long a list stays cached per tenant.
@@ -291,27 +289,21 @@ impl TenantLists {
 
     /// The client for `row`'s tenant with its stored credentials.
     pub fn tenant(&self, row: &integration::Model) -> Result<Tenant, ListError> {
-        let (Some(tenant_id), Some(client_id), Some(sealed)) = (
+        let (Some(tenant_id), Some(client_id), Some(_)) = (
             row.tenant_id,
             row.client_id.as_deref(),
             row.client_secret_enc.as_deref(),
         ) else {
             return Err(ListError::NotConnected);
         };
-        let env = crate::web::verify::environment(&self.settings, &row.environment)
+        let env = crate::tenant_client::environment(&self.settings, &row.environment)
             .map_err(|e| ListError::Config(e.to_string()))?;
-        let secret = self
-            .secrets
-            .open(sealed)
-            .map_err(|e| ListError::Config(format!("stored secret unreadable: {e}")))?;
-        let key = (env.cache_key(), tenant_id, client_id.to_owned());
-        let creds = Credentials {
-            client_id: client_id.to_owned(),
-            client_secret: secret,
-        };
+        let client =
+            crate::tenant_client::tenant_client(&self.settings, &self.secrets, &self.st, row)
+                .map_err(|e| ListError::Config(e.to_string()))?;
         Ok(Tenant {
-            client: self.st.tenant(env, tenant_id, creds).with_max_retries(2),
-            key,
+            client: client.with_max_retries(2),
+            key: (env.cache_key(), tenant_id, client_id.to_owned()),
         })
     }
 

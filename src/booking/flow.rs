@@ -5,23 +5,23 @@
 //! create. An attempt after a failure first looks the job up by our booking ID in
 //! `externalData`, so a create that reached ServiceTitan but whose answer was lost is found, not
 //! repeated.
+use crate::store::task_kind::TaskKind;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::availability::{CapacityQuery, future_open, read_fresh, tenant_key};
-use super::{BookingError, EXTERNAL_KEY, MAX_ALTERNATIVES, engine};
+use super::{BookingError, EXTERNAL_KEY, MAX_ALTERNATIVES};
+use crate::capacity::{CapacityQuery, future_open, read_fresh, tenant_key};
 use crate::domain::booking::{ArrivalWindow, Slot, nearest, plan_appointment};
 use crate::domain::mapping::CapacityMode;
 use crate::servicetitan::{
     Address, Contact, ExternalData, JobAppointmentInput, ListQuery, NewBooking, NewJob,
     TenantClient,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::bookings::{self, Booking, Outcome, status};
 use crate::store::platform::{self, Integration};
 use crate::store::{links, members, reminders};
-use crate::sync::kinds;
 
 /// How long an interactive attempt waits for a missing customer/location link.
 const LINK_WAIT: Duration = Duration::from_secs(3);
@@ -68,8 +68,7 @@ pub async fn attempt(
     booking_id: i64,
     mode: Mode,
 ) -> Result<Attempted, BookingError> {
-    let eng = engine();
-    let _held = eng.locks.lock(&super::task_key(booking_id)).await;
+    let _held = state.booking.locks.lock(&super::task_key(booking_id)).await;
     let db = state.store.db();
     let Some(booking) = bookings::get(db, booking_id).await? else {
         return Err(BookingError::Permanent(format!(
@@ -88,7 +87,7 @@ pub async fn attempt(
             integration.state
         )));
     }
-    let client = eng.clients.tenant(state, &integration)?;
+    let client = super::client(state, &integration)?;
     let ctx = Ctx {
         state,
         integration,
@@ -131,7 +130,7 @@ pub async fn attempt(
             .parse::<CapacityMode>()
             .is_ok_and(CapacityMode::skill_based),
     };
-    let _slot_held = eng.locks.lock(&slot_key(&ctx.client, slot)).await;
+    let _slot_held = state.booking.locks.lock(&slot_key(&ctx.client, slot)).await;
     if let Err(alternatives) = recheck(&ctx, q, slot).await? {
         return match mode {
             Mode::Interactive => {
@@ -154,7 +153,7 @@ pub async fn attempt(
     let body = new_job(&ctx, customer_id, location_id, bu, jt, campaign, slot);
     match ctx.client.create_job(&body).await {
         Ok(job) => {
-            eng.cache.invalidate(&tenant_key(&ctx.client));
+            ctx.state.booking.cache.invalidate(&tenant_key(&ctx.client));
             scheduled(&ctx, job.id).await
         }
         Err(e) if e.is_retryable() => Err(BookingError::Unavailable(e.to_string())),
@@ -200,7 +199,11 @@ async fn linked(ctx: &Ctx<'_>) -> Result<(i64, i64), BookingError> {
     if let Some(ids) = read().await? {
         return Ok(ids);
     }
-    kinds::enqueue_link(db, iid, loc.member_id).await?;
+    TaskKind::LinkMember {
+        member_id: loc.member_id,
+    }
+    .enqueue(db, iid)
+    .await?;
     if ctx.mode == Mode::Interactive {
         let until = tokio::time::Instant::now() + LINK_WAIT;
         while tokio::time::Instant::now() < until {
@@ -313,7 +316,11 @@ async fn scheduled(ctx: &Ctx<'_>, job_id: i64) -> Result<Attempted, BookingError
         .await?
         .is_empty()
     {
-        kinds::enqueue_reminders(db, ctx.integration.id, ctx.booking.location_id).await?;
+        TaskKind::JobReminders {
+            location_id: ctx.booking.location_id,
+        }
+        .enqueue(db, ctx.integration.id)
+        .await?;
     }
     tracing::info!(booking_id = ctx.booking.id, job_id, "booking scheduled");
     Ok(Attempted::Done)

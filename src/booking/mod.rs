@@ -7,32 +7,28 @@
 //! `externalData`); with capacity off, or when the tenant refuses the job, a call-centre
 //! booking is created instead. If ServiceTitan does not answer within [`BOUNDED_WAIT`], the API
 //! answers "pending" and the attempt goes on in the background (at most [`ATTEMPT_CAP`]); the
-//! queue task ([`TASK_KIND`]) finishes whatever is left, looking the job up by `externalData`
+//! queue task ([`TaskKind::Booking`]) finishes whatever is left, looking the job up by `externalData`
 //! before any create.
 //!
 //! Two bookings for one slot are serialized in-process (one lock per tenant and slot) and the
 //! slot's capacity is re-read under that lock just before the create, so the last open slot
 //! goes to exactly one of them. Across processes, the re-check alone narrows the race.
-pub mod availability;
-mod client;
 mod error;
 pub mod flow;
-mod locks;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use sea_orm::ConnectionTrait;
-use serde_json::json;
 
+pub use crate::locks::KeyedLocks;
 pub use error::BookingError;
 pub use flow::{Attempted, Mode};
-pub use locks::KeyedLocks;
 
 use crate::domain::booking::Slot;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::bookings::{self, Booking};
-use crate::store::tasks::{self, Enqueued, NewTask};
+use crate::store::task_kind::TaskKind;
+use crate::store::tasks::Enqueued;
 use crate::store::{StoreResult, now_ms};
 
 /// How long the API waits for ServiceTitan before answering "pending".
@@ -44,41 +40,26 @@ pub const ATTEMPT_CAP: Duration = Duration::from_secs(20);
 pub const TASK_DEFER: Duration = Duration::from_secs(30);
 /// Alternatives offered with a 409.
 pub const MAX_ALTERNATIVES: usize = 3;
-/// Queue task kind that finishes pending bookings.
-pub const TASK_KIND: &str = "booking";
 /// `externalData` key holding our booking ID on jobs.
 pub const EXTERNAL_KEY: &str = "titanbridgeBookingId";
 
-/// Process-wide booking state: slot locks, the capacity cache, ServiceTitan clients.
-#[derive(Default)]
-pub struct Engine {
-    /// Per-booking and per-slot locks.
-    pub locks: KeyedLocks,
-    /// Capacity answers per tenant.
-    pub cache: availability::Cache,
-    clients: client::Clients,
-}
-
-/// The engine (shared by the API and the queue handler in one process).
-pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
-}
-
-impl Engine {
-    /// A booking-path tenant client for an integration (no automatic retries).
-    pub fn client(
-        &self,
-        state: &AppState,
-        integration: &crate::store::platform::Integration,
-    ) -> Result<crate::servicetitan::TenantClient, BookingError> {
-        self.clients.tenant(state, integration)
-    }
+/// A booking-path tenant client for an integration: the process-wide client (shared tokens and
+/// per-tenant limiter) with a short retry budget, so a capacity read survives a 429. A job or
+/// booking create is never repeated blindly by the client (only a 429, which ServiceTitan did not
+/// process, is); the booking's own retry first looks it up by `externalData` or `externalId`.
+pub fn client(
+    state: &AppState,
+    integration: &crate::store::platform::Integration,
+) -> Result<crate::servicetitan::TenantClient, BookingError> {
+    state
+        .tenant_client(integration)
+        .map(|c| c.with_max_retries(2))
+        .map_err(|e| BookingError::Permanent(e.to_string()))
 }
 
 /// The queue dedupe key (and lock key) of a booking.
 pub fn task_key(booking_id: i64) -> String {
-    format!("booking:{booking_id}")
+    TaskKind::Booking { booking_id }.dedupe_key()
 }
 
 /// Queues the attempt that finishes `booking_id`, due at `run_after_ms`.
@@ -88,17 +69,9 @@ pub async fn enqueue_task<C: ConnectionTrait>(
     booking_id: i64,
     run_after_ms: i64,
 ) -> StoreResult<Enqueued> {
-    tasks::enqueue(
-        db,
-        NewTask {
-            integration_id,
-            kind: TASK_KIND.to_owned(),
-            payload: json!({ "booking_id": booking_id }),
-            dedupe_key: Some(task_key(booking_id)),
-            run_after_ms,
-        },
-    )
-    .await
+    TaskKind::Booking { booking_id }
+        .enqueue_at(db, integration_id, run_after_ms)
+        .await
 }
 
 /// The default task due time for a new booking.
@@ -151,7 +124,7 @@ async fn settle(state: &AppState, booking_id: i64, r: &Result<Attempted, Booking
     let db = state.store.db();
     let key = task_key(booking_id);
     let res = match r {
-        Ok(_) => bookings::retire_task(db, &key).await,
+        Ok(_) => crate::store::tasks::retire_task(db, &key).await,
         Err(e) => {
             tracing::info!(booking_id, error = %e, "booking left pending for the queue");
             let noted = match e {
@@ -167,7 +140,7 @@ async fn settle(state: &AppState, booking_id: i64, r: &Result<Attempted, Booking
                 other => bookings::note_error(db, booking_id, &other.to_string()).await,
             };
             match noted {
-                Ok(()) => bookings::expedite_task(db, &key).await,
+                Ok(()) => crate::store::tasks::expedite_task(db, &key).await,
                 Err(e) => Err(e),
             }
         }

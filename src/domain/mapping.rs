@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
+use crate::domain::catalog::Catalog;
 
 /// A ServiceTitan record offered as a mapping target: a membership type, business unit,
 /// location custom-field type, pricebook service, tag type or campaign.
@@ -507,7 +507,7 @@ pub fn missing_items(catalog: &Catalog, current: &CurrentMappings) -> Vec<Missin
 pub fn check_plan<'a>(
     catalog: &'a Catalog,
     code: &str,
-) -> Result<&'a crate::catalog::Plan, MappingError> {
+) -> Result<&'a crate::domain::catalog::Plan, MappingError> {
     catalog
         .plan(code)
         .ok_or_else(|| MappingError::UnknownPlan(code.to_owned()))

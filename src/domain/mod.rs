@@ -7,6 +7,7 @@
 //! - [`reminders`]: device alerts, job-note markers and templates.
 //! - [`booking`]: slot choice over capacity availabilities.
 pub mod booking;
+pub mod catalog;
 pub mod credits;
 pub mod ids;
 pub mod mapping;

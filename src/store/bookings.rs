@@ -9,8 +9,8 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::entities::{booking, integration, job_type_mapping};
-use super::tasks::stmt;
-use super::{StoreResult, now_ms};
+
+use super::StoreResult;
 use crate::domain::booking::{ArrivalWindow, Slot};
 
 /// A booking row.
@@ -210,31 +210,6 @@ pub async fn job_type_mapping<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|m| (m.business_unit_id, m.job_type_id)))
-}
-
-/// Makes the pending queue task with `dedupe_key` due now (the inline attempt gave up early).
-pub async fn expedite_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
-    let b = db.get_database_backend();
-    db.execute_raw(stmt(
-        b,
-        "UPDATE sync_tasks SET run_after_ms = $1 WHERE dedupe_key = $2 AND state = 'pending'",
-        vec![now_ms().into(), dedupe_key.to_owned().into()],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Marks the pending queue task with `dedupe_key` done (the inline attempt finished the work).
-pub async fn retire_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
-    let b = db.get_database_backend();
-    db.execute_raw(stmt(
-        b,
-        "UPDATE sync_tasks SET state = 'done', last_error = 'finished by the API request', \
-         updated_at = $1 WHERE dedupe_key = $2 AND state = 'pending'",
-        vec![Utc::now().into(), dedupe_key.to_owned().into()],
-    ))
-    .await?;
-    Ok(())
 }
 
 /// The booking status a ServiceTitan job status maps to, if it changes ours.

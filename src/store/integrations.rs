@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::entities::{integration, integration_event};
 use super::{Store, StoreError, StoreResult};
-use crate::catalog::Catalog;
+use crate::domain::catalog::Catalog;
 use crate::domain::onboarding::{Event, IntegrationState, TransitionError, transition};
 
 /// Who caused a state change, as recorded in the audit log.

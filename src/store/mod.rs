@@ -21,6 +21,7 @@ pub mod partners;
 pub mod platform;
 pub mod reminders;
 pub mod setup_tokens;
+pub mod task_kind;
 pub mod tasks;
 pub mod users;
 

@@ -34,6 +34,44 @@ pub mod state {
     pub const DEAD: &str = "dead";
 }
 
+impl super::task_kind::TaskKind {
+    /// Queues this task for `integration_id`, due now. A pending task with the same dedupe
+    /// key absorbs it.
+    pub async fn enqueue<C: ConnectionTrait>(
+        self,
+        db: &C,
+        integration_id: i64,
+    ) -> StoreResult<Enqueued> {
+        enqueue(db, NewTask::of(integration_id, &self, now_ms())).await
+    }
+
+    /// Queues this task for `integration_id`, due at `run_after_ms`.
+    pub async fn enqueue_at<C: ConnectionTrait>(
+        self,
+        db: &C,
+        integration_id: i64,
+        run_after_ms: i64,
+    ) -> StoreResult<Enqueued> {
+        enqueue(db, NewTask::of(integration_id, &self, run_after_ms)).await
+    }
+}
+
+/// Queues the full outbound sync of every member of a partner (on activation, so members
+/// enrolled before the integration went live reach ServiceTitan). Returns the tasks queued.
+pub async fn enqueue_all_members<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    partner_id: i64,
+) -> StoreResult<usize> {
+    let members = super::members::of_partner(db, partner_id).await?;
+    for m in &members {
+        super::task_kind::TaskKind::LinkMember { member_id: m.id }
+            .enqueue(db, integration_id)
+            .await?;
+    }
+    Ok(members.len())
+}
+
 /// A task to add.
 #[derive(Debug, Clone)]
 pub struct NewTask {
@@ -50,6 +88,21 @@ pub struct NewTask {
 }
 
 impl NewTask {
+    /// A task of `kind`, due at `run_after_ms`, keyed by the resource it writes.
+    pub fn of(
+        integration_id: i64,
+        kind: &super::task_kind::TaskKind,
+        run_after_ms: i64,
+    ) -> NewTask {
+        NewTask {
+            integration_id,
+            kind: kind.name().to_owned(),
+            payload: kind.payload(),
+            dedupe_key: Some(kind.dedupe_key()),
+            run_after_ms,
+        }
+    }
+
     /// A task due now.
     pub fn now(
         integration_id: i64,
@@ -501,6 +554,31 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
+}
+
+/// Makes the pending queue task with `dedupe_key` due now (the inline attempt gave up early).
+pub async fn expedite_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE sync_tasks SET run_after_ms = $1 WHERE dedupe_key = $2 AND state = 'pending'",
+        vec![now_ms().into(), dedupe_key.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Marks the pending queue task with `dedupe_key` done (the inline attempt finished the work).
+pub async fn retire_task<C: ConnectionTrait>(db: &C, dedupe_key: &str) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE sync_tasks SET state = 'done', last_error = 'finished by the API request', \
+         updated_at = $1 WHERE dedupe_key = $2 AND state = 'pending'",
+        vec![chrono::Utc::now().into(), dedupe_key.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

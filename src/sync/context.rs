@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::catalog::Catalog;
+use crate::domain::catalog::Catalog;
 use crate::servicetitan::{Environment, ServiceTitan, TenantClient};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::platform::Integration;
 
 use super::error::{HandlerError, SyncError};
@@ -104,6 +104,7 @@ pub fn client_for(
     ctx: &SyncContext,
     integration: &Integration,
 ) -> Result<TenantClient, HandlerError> {
-    crate::tenant_client::tenant_client(&ctx.state, integration)
+    ctx.state
+        .tenant_client(integration)
         .map_err(|e| HandlerError::Permanent(e.to_string()))
 }

@@ -6,6 +6,7 @@
 //!   in the ledger once per item (the unique source key), and queues the balance write;
 //! - a customer membership's status is copied to the member;
 //! - a location edit updates our service location.
+use crate::store::task_kind::TaskKind;
 use sea_orm::ConnectionTrait;
 
 use crate::domain::credits::{
@@ -15,8 +16,6 @@ use crate::domain::reminders::JobStatus;
 use crate::servicetitan::{Appointment, CustomerMembership, Invoice, Job, Location};
 use crate::store::members::AddressEdit;
 use crate::store::{StoreResult, ledger, links, members, reminders};
-
-use super::kinds;
 
 /// What an inbound effect needs to know about its integration.
 #[derive(Debug, Clone)]
@@ -75,7 +74,9 @@ async fn queue_reminders_if_open<C: ConnectionTrait>(
     location_id: i64,
 ) -> StoreResult<()> {
     if !reminders::open_at(db, location_id).await?.is_empty() {
-        kinds::enqueue_reminders(db, s.integration_id, location_id).await?;
+        TaskKind::JobReminders { location_id }
+            .enqueue(db, s.integration_id)
+            .await?;
     }
     Ok(())
 }
@@ -147,7 +148,9 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                 }
             }
             if changed {
-                kinds::enqueue_credit(db, iid, loc).await?;
+                TaskKind::CreditBalance { location_id: loc }
+                    .enqueue(db, iid)
+                    .await?;
             }
         }
         Record::Membership(m) => {

@@ -1,7 +1,7 @@
 //! The sync engine: durable tasks, both directions, effects exactly once.
 //!
-//! - [`kinds`]: the task kinds, their payloads and dedupe keys, and the enqueue helpers the
-//!   web edge calls (always in the same transaction as the change that causes the task).
+//! - task kinds are typed in [`crate::store::task_kind::TaskKind`] (payload and dedupe key);
+//!   callers enqueue them in the same transaction as the change that causes the task.
 //! - [`worker`]: claims tasks fairly across integrations, runs handlers, retries with
 //!   exponential backoff and full jitter (honouring `Retry-After`), marks tasks dead after
 //!   `worker.max_attempts`; also schedules the inbound pollers and refreshes the metrics.
@@ -15,7 +15,6 @@ mod context;
 mod error;
 pub mod handlers;
 pub mod inbound;
-pub mod kinds;
 pub mod ops;
 pub mod poll;
 pub mod worker;

@@ -1,7 +1,7 @@
 //! Per-integration queue figures for the ops console, its retry button, and `/metrics`.
 use serde::Serialize;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreResult;
 use crate::store::platform;
 use crate::store::tasks::{self, QueueStats, Task, state};

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::servicetitan::{Active, ListQuery, TenantClient};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::cursors::{self, Cursor};
 use crate::store::platform;
 

@@ -17,12 +17,13 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::tasks::{self, ClaimRequest, FailOutcome, Task};
 use crate::store::{StoreError, StoreResult, now_ms, platform};
 
 use super::error::{HandlerError, SyncError};
-use super::{SyncContext, WorkerOptions, backoff, handlers, kinds, ops, poll};
+use super::{SyncContext, WorkerOptions, backoff, handlers, ops, poll};
+use crate::store::task_kind::TaskKind;
 
 /// Runs the worker with options from the settings until `shutdown` completes, then lets
 /// running tasks finish (for at most one lease).
@@ -387,7 +388,12 @@ pub async fn schedule_polls(state: &AppState) -> Result<usize, crate::store::Sto
     let mut n = 0;
     for i in platform::active_integrations(db).await? {
         for s in poll::STREAMS {
-            kinds::enqueue_poll(db, i.id, s, now_ms()).await?;
+            TaskKind::Poll {
+                integration_id: i.id,
+                stream: (*s).to_owned(),
+            }
+            .enqueue(db, i.id)
+            .await?;
             n += 1;
         }
     }

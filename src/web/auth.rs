@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use crate::crypto;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::users::{self, Role};
 
 const USER_KEY: &str = "user";

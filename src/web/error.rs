@@ -5,12 +5,8 @@ use serde::Serialize;
 
 use crate::store::StoreError;
 
-/// A field that failed validation.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
+pub use crate::services::FieldError;
+use crate::services::ServiceError;
 
 /// Every error a JSON endpoint can answer with.
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +177,18 @@ impl From<StoreError> for ApiError {
                 retry_after_secs: DATABASE_RETRY_AFTER_SECS,
             },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(fields) => ApiError::Validation(fields),
+            ServiceError::Conflict { message, allowed } => ApiError::Conflict { message, allowed },
+            ServiceError::Upstream(m) => ApiError::Upstream(m),
+            ServiceError::Store(s) => s.into(),
+            ServiceError::Internal(m) => ApiError::Internal(m),
         }
     }
 }

@@ -2,7 +2,7 @@
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Process is up.
 #[get("/healthz")]

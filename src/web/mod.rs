@@ -3,10 +3,9 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
-pub mod flows;
 pub mod health;
 pub mod middleware;
 pub mod pages;
-pub mod verify;
 
-pub use error::{ApiError, FieldError};
+pub use crate::services::FieldError;
+pub use error::ApiError;

@@ -12,9 +12,9 @@
 //! conditional write.
 use crate::domain::credits::format_balance;
 use crate::servicetitan::{LocationPatch, merged_custom_fields};
+use crate::store::task_kind::TaskKind;
 use crate::store::{ledger, links, members};
 use crate::sync::error::HandlerError;
-use crate::sync::kinds;
 
 use super::Run;
 
@@ -36,7 +36,11 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
         let loc = members::location(db, location_id)
             .await?
             .ok_or_else(|| HandlerError::Permanent(format!("location {location_id} not found")))?;
-        kinds::enqueue_link(db, job.integration.id, loc.member_id).await?;
+        TaskKind::LinkMember {
+            member_id: loc.member_id,
+        }
+        .enqueue(db, job.integration.id)
+        .await?;
         return Err(HandlerError::retry("waiting for the location link"));
     };
     let wanted = format_balance(ledger::balance(db, location_id).await?);

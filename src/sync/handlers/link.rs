@@ -4,6 +4,7 @@
 //! (finds what an interrupted earlier attempt created); a customer with the same name whose
 //! location address and contact match; only then a create, which carries our IDs in
 //! `externalData` so the next attempt finds it.
+use crate::store::task_kind::TaskKind;
 use futures::TryStreamExt;
 
 use crate::servicetitan::{
@@ -13,7 +14,6 @@ use crate::servicetitan::{
 use crate::store::members::{Member, ServiceLocation};
 use crate::store::{links, members};
 use crate::sync::error::HandlerError;
-use crate::sync::kinds;
 
 use super::Run;
 
@@ -71,17 +71,25 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
             None => create_location(job, customer_id, loc).await?.id,
         };
         links::put(db, iid, links::kind::LOCATION, loc.id, st_id).await?;
-        kinds::enqueue_credit(db, iid, loc.id).await?;
+        TaskKind::CreditBalance {
+            location_id: loc.id,
+        }
+        .enqueue(db, iid)
+        .await?;
         if !crate::store::reminders::open_at(db, loc.id)
             .await?
             .is_empty()
         {
-            kinds::enqueue_reminders(db, iid, loc.id).await?;
+            TaskKind::JobReminders {
+                location_id: loc.id,
+            }
+            .enqueue(db, iid)
+            .await?;
         }
     }
-    kinds::enqueue_tags(db, iid, member_id).await?;
+    TaskKind::TagCustomer { member_id }.enqueue(db, iid).await?;
     if member.plan_code.is_some() {
-        kinds::enqueue_membership(db, iid, member_id).await?;
+        TaskKind::Membership { member_id }.enqueue(db, iid).await?;
     }
     Ok(())
 }

@@ -10,10 +10,10 @@ mod tags;
 
 use crate::servicetitan::TenantClient;
 use crate::store::platform::{self, Integration};
+use crate::store::task_kind::TaskKind;
 use crate::store::tasks::Task;
 
 use super::error::HandlerError;
-use super::kinds::{self, LocationPayload, MemberPayload, PollPayload};
 use super::{SyncContext, client_for};
 
 /// What a handler works with.
@@ -21,11 +21,6 @@ pub(crate) struct Run<'a> {
     pub ctx: &'a SyncContext,
     pub integration: Integration,
     pub client: TenantClient,
-}
-
-fn payload<T: serde::de::DeserializeOwned>(task: &Task) -> Result<T, HandlerError> {
-    serde_json::from_str(&task.payload)
-        .map_err(|e| HandlerError::Permanent(format!("bad payload for {}: {e}", task.kind)))
 }
 
 /// Runs one task's handler.
@@ -40,29 +35,30 @@ pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
         integration,
         client,
     };
-    match task.kind.as_str() {
-        kinds::LINK_MEMBER => link::run(&job, payload::<MemberPayload>(task)?.member_id).await,
-        kinds::TAG_CUSTOMER => tags::run(&job, payload::<MemberPayload>(task)?.member_id).await,
-        kinds::MEMBERSHIP => membership::run(&job, payload::<MemberPayload>(task)?.member_id).await,
-        kinds::CREDIT_BALANCE => {
-            credit::run(&job, payload::<LocationPayload>(task)?.location_id).await
-        }
-        kinds::JOB_REMINDERS => {
-            reminders::run(&job, payload::<LocationPayload>(task)?.location_id).await
-        }
-        kinds::POLL => {
-            let p: PollPayload = payload(task)?;
-            let out = super::poll::run_page(&job, &p.stream).await?;
+    let kind = TaskKind::from_row(task.integration_id, &task.kind, &task.payload)
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    match kind {
+        TaskKind::LinkMember { member_id } => link::run(&job, member_id).await,
+        TaskKind::TagCustomer { member_id } => tags::run(&job, member_id).await,
+        TaskKind::Membership { member_id } => membership::run(&job, member_id).await,
+        TaskKind::CreditBalance { location_id } => credit::run(&job, location_id).await,
+        TaskKind::JobReminders { location_id } => reminders::run(&job, location_id).await,
+        TaskKind::Poll {
+            integration_id,
+            stream,
+        } => {
+            let out = super::poll::run_page(&job, &stream).await?;
             if out.more {
-                kinds::enqueue_poll(db, job.integration.id, &p.stream, crate::store::now_ms())
-                    .await?;
+                TaskKind::Poll {
+                    integration_id,
+                    stream,
+                }
+                .enqueue(db, job.integration.id)
+                .await?;
             }
             Ok(())
         }
-        crate::booking::TASK_KIND => booking::run(&job, task).await,
-        other => Err(HandlerError::Permanent(format!(
-            "unknown task kind '{other}'"
-        ))),
+        TaskKind::Booking { booking_id } => booking::run(&job, booking_id).await,
     }
 }
 
@@ -73,7 +69,9 @@ pub(crate) async fn linked_customer(job: &Run<'_>, member_id: i64) -> Result<i64
     match links::st_id(db, job.integration.id, links::kind::CUSTOMER, member_id).await? {
         Some(id) => Ok(id),
         None => {
-            kinds::enqueue_link(db, job.integration.id, member_id).await?;
+            TaskKind::LinkMember { member_id }
+                .enqueue(db, job.integration.id)
+                .await?;
             Err(HandlerError::retry("waiting for the customer link"))
         }
     }

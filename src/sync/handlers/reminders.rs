@@ -5,6 +5,7 @@
 //! are read and searched for the episode's marker (a note written by an attempt that crashed
 //! before recording it); only then is the note appended and recorded. Resolved episodes are
 //! never added.
+use crate::store::task_kind::TaskKind;
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
@@ -15,7 +16,6 @@ use crate::store::members::ServiceLocation;
 use crate::store::reminders::{self as store_reminders, Reminder};
 use crate::store::{links, members};
 use crate::sync::error::HandlerError;
-use crate::sync::kinds;
 
 use super::Run;
 
@@ -30,7 +30,11 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
         .await?
         .ok_or_else(|| HandlerError::Permanent(format!("location {location_id} not found")))?;
     let Some(st_location) = links::st_id(db, iid, links::kind::LOCATION, location_id).await? else {
-        kinds::enqueue_link(db, iid, loc.member_id).await?;
+        TaskKind::LinkMember {
+            member_id: loc.member_id,
+        }
+        .enqueue(db, iid)
+        .await?;
         return Err(HandlerError::retry("waiting for the location link"));
     };
     let jobs: Vec<Job> = job

@@ -17,12 +17,12 @@ use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::booking::availability::{CapacityQuery, MAX_RANGE_DAYS, open_in_range};
-use crate::booking::{self, BookingError, Submitted, engine};
+use crate::booking::{self, BookingError, Submitted};
+use crate::capacity::{CapacityQuery, MAX_RANGE_DAYS, open_in_range};
 use crate::domain::booking::{ArrivalWindow, Slot};
 use crate::domain::ids::IdempotencyKey;
 use crate::domain::mapping::CapacityMode;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::bookings::{self, Booking, NewBooking};
 use crate::store::members::{self, ServiceLocation};
 use crate::store::platform::{self, Integration};
@@ -256,15 +256,14 @@ async fn availability(
         job_type_id: jt,
         skill_based: mode.skill_based(),
     };
-    let eng = engine();
-    let client = eng.client(&state, &integ).map_err(upstream)?;
+    let client = crate::booking::client(&state, &integ).map_err(upstream)?;
     // The capacity range starts on the hour, so repeated requests share a cache entry.
     let start = from.max(now);
     let start = start
         .date_naive()
         .and_hms_opt(start.hour(), 0, 0)
         .map_or(start, |t| t.and_utc());
-    let (slots, cached) = open_in_range(&eng.cache, &client, q, start, to, now)
+    let (slots, cached) = open_in_range(&state.booking.cache, &client, q, start, to, now)
         .await
         .map_err(|e| ApiError::Upstream(e.to_string()))?;
     let mut body = base;
@@ -379,7 +378,8 @@ async fn replay(
     if b.status == bookings::status::PENDING {
         let key = booking::task_key(b.id);
         drop(
-            engine()
+            state
+                .booking
                 .locks
                 .lock_within(&key, booking::BOUNDED_WAIT)
                 .await,

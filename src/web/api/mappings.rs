@@ -5,14 +5,14 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::mappings_service::{self as svc, Ctx, MappingsView, PlanChoice};
-use crate::startup::AppState;
+use crate::services::ServiceError;
+use crate::services::mappings::{self as svc, Ctx, MappingsView, PlanChoice};
+use crate::state::AppState;
 use crate::store::entities::integration;
 use crate::store::integrations;
-use crate::tenant_lists::{Filter, ListKind, RecordPage, TenantLists, search};
+use crate::tenant_lists::{Filter, ListKind, RecordPage, search};
 use crate::web::ApiError;
 use crate::web::auth::PartnerAdmin;
-use crate::web::flows::Onboarding;
 
 /// Routes under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -61,8 +61,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 struct Deps {
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
 }
 
 async fn owned(
@@ -80,19 +78,20 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {
 /// Loads the integration, runs `op` on it and answers with the mappings after it.
 async fn edit<F>(d: Deps, who: PartnerAdmin, id: i64, op: F) -> Result<HttpResponse, ApiError>
 where
-    F: AsyncFnOnce(&Ctx<'_>) -> Result<(), ApiError>,
+    F: AsyncFnOnce(&Ctx<'_>) -> Result<(), ServiceError>,
 {
     let row = owned(&d.state, &who, id).await?;
+    let actor = who.user.actor();
     let ctx = Ctx {
         state: &d.state,
-        lists: &d.lists,
-        catalog: &d.ob.catalog,
-        user: &who.user,
+        lists: &d.state.lists,
+        catalog: &d.state.catalog,
+        actor: &actor,
         row: &row,
     };
     op(&ctx).await?;
     let row = integrations::get(d.state.store.db(), id).await?;
-    let view = svc::view(&d.state, &d.ob.catalog, &row).await?;
+    let view = svc::view(&d.state, &d.state.catalog, &row).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -101,12 +100,11 @@ where
     params(("id" = i64, Path)), responses((status = 200, body = MappingsView), (status = 404)))]
 pub async fn get_mappings(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
     who: PartnerAdmin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    Ok(HttpResponse::Ok().json(svc::view(&state, &ob.catalog, &row).await?))
+    Ok(HttpResponse::Ok().json(svc::view(&state, &state.catalog, &row).await?))
 }
 
 /// Search and paging of a tenant list.
@@ -133,7 +131,6 @@ pub struct ListParams {
               (status = 422, description = "Unknown list"), (status = 502, description = "ServiceTitan failed")))]
 pub async fn tenant_list(
     state: web::Data<AppState>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
     q: web::Query<ListParams>,
@@ -144,8 +141,8 @@ pub async fn tenant_list(
         .map_err(|e: crate::tenant_lists::UnknownList| ApiError::field("kind", e.to_string()))?;
     let row = owned(&state, &who, id).await?;
     svc::editable(&row)?;
-    let t = svc::tenant(&lists, &row)?;
-    let items = lists.list(&t, kind).await.map_err(svc::list_error)?;
+    let t = svc::tenant(&state.lists, &row)?;
+    let items = state.lists.list(&t, kind).await.map_err(svc::list_error)?;
     let q = q.into_inner();
     let filter = Filter {
         q: q.q.unwrap_or_default(),
@@ -175,8 +172,6 @@ pub struct PlanRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Unknown plan, or membership type unknown or inactive")))]
 pub async fn put_plan(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
     body: web::Json<PlanRequest>,
@@ -187,7 +182,7 @@ pub async fn put_plan(
         business_unit_id: body.business_unit_id,
         sale_task_id: body.sale_task_id,
     };
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, id, async |c| c.set_plan(&plan, choice).await).await
 }
 
@@ -228,15 +223,13 @@ impl JobTypeRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Unknown trade, or job type not allowed for the business unit")))]
 pub async fn put_trade(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
     body: web::Json<JobTypeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, trade) = path.into_inner();
     let (bu, jt) = body.ids()?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, id, async |c| {
         c.set_job_type(&trade, None, bu, jt).await
     })
@@ -249,15 +242,13 @@ pub async fn put_trade(
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Unknown trade or condition, or job type not allowed for the business unit")))]
 pub async fn put_condition(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     path: web::Path<(i64, String, String)>,
     body: web::Json<JobTypeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, trade, condition) = path.into_inner();
     let (bu, jt) = body.ids()?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, id, async |c| {
         c.set_job_type(&trade, Some(&condition), bu, jt).await
     })
@@ -277,14 +268,12 @@ pub struct NameRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "No such field (with suggestions)")))]
 pub async fn put_credit_field(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<NameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.unwrap_or_default();
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| c.set_credit_field(&name).await).await
 }
 
@@ -301,14 +290,12 @@ pub struct ServicesRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "A service is unknown or inactive")))]
 pub async fn put_services(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<ServicesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ids = required(body.into_inner().service_ids, "service_ids")?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| c.set_services(&ids).await).await
 }
 
@@ -318,14 +305,12 @@ pub async fn put_services(
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "No such tag type (with suggestions)")))]
 pub async fn put_tag_type(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<NameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.unwrap_or_default();
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| c.set_tag_type(&name).await).await
 }
 
@@ -342,14 +327,12 @@ pub struct CampaignRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Campaign unknown or inactive")))]
 pub async fn put_campaign(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<CampaignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = required(body.campaign_id, "campaign_id")?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| c.set_campaign(campaign).await).await
 }
 
@@ -368,14 +351,12 @@ pub struct BookingProviderRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Booking provider tag unknown or inactive")))]
 pub async fn put_booking_provider(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<BookingProviderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = required(body.booking_provider_id, "booking_provider_id")?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| {
         c.set_booking_provider(provider).await
     })
@@ -398,15 +379,13 @@ pub struct CapacityRequest {
     responses((status = 200, body = MappingsView), (status = 409), (status = 422, description = "Mode missing or unknown, or the capacity endpoint failed")))]
 pub async fn put_capacity(
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     who: PartnerAdmin,
     id: web::Path<i64>,
     body: web::Json<CapacityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let enabled = required(body.enabled, "enabled")?;
-    let d = Deps { state, ob, lists };
+    let d = Deps { state };
     edit(d, who, *id, async |c| {
         c.set_capacity(enabled, body.mode.as_deref()).await
     })

@@ -16,8 +16,7 @@ use utoipa::ToSchema;
 
 use super::ApiError;
 use super::auth::{self, SessionUser};
-use super::flows::Onboarding;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Mounts `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -72,11 +71,11 @@ pub async fn create_session(
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
+    limiter: web::Data<crate::web::auth::SignInLimiter>,
     body: web::Json<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = req.peer_addr().map(|a| a.ip());
-    let user = auth::authenticate(&state, &svc.limiter, &body.email, &body.password, ip).await?;
+    let user = auth::authenticate(&state, &limiter, &body.email, &body.password, ip).await?;
     let csrf_token = auth::sign_in(&session, &user)?;
     Ok(HttpResponse::Ok().json(SessionInfo { user, csrf_token }))
 }

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::onboarding::{Event, IntegrationState, allowed_events};
-use crate::startup::AppState;
+use crate::services::onboarding as flows;
+use crate::state::AppState;
 use crate::store::entities::{integration, integration_event, outbound_email};
 use crate::store::{integrations, outbox, partners};
 use crate::web::ApiError;
 use crate::web::auth::{OpsUser, PartnerAdmin};
-use crate::web::flows::{self, Onboarding};
 
 /// Routes under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -199,7 +199,7 @@ pub async fn submit_tenant(
     body: web::Json<TenantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    let row = flows::submit_tenant(&state, &who.user, &row, &body.tenant_id).await?;
+    let row = flows::submit_tenant(&state, &who.user.actor(), &row, &body.tenant_id).await?;
     respond(&state, row).await
 }
 
@@ -226,9 +226,14 @@ pub async fn connect_credentials(
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
     let body = body.into_inner();
-    let row =
-        flows::connect_credentials(&state, &who.user, &row, &body.client_id, body.client_secret)
-            .await?;
+    let row = flows::connect_credentials(
+        &state,
+        &who.user.actor(),
+        &row,
+        &body.client_id,
+        body.client_secret,
+    )
+    .await?;
     respond(&state, row).await
 }
 
@@ -242,7 +247,7 @@ pub async fn check_connection(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    let row = flows::check_connection(&state, &who.user, &row).await?;
+    let row = flows::check_connection(&state, &who.user.actor(), &row).await?;
     respond(&state, row).await
 }
 
@@ -252,12 +257,11 @@ pub async fn check_connection(
     responses((status = 200, body = IntegrationView), (status = 409), (status = 422, description = "Mappings missing")))]
 pub async fn submit_integration(
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     who: PartnerAdmin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    let row = flows::submit_integration(&state, &svc, &who.user, &row).await?;
+    let row = flows::submit_integration(&state, &who.user.actor(), &row).await?;
     respond(&state, row).await
 }
 
@@ -333,12 +337,11 @@ pub async fn ops_get(
     params(("id" = i64, Path)), responses((status = 200, body = IntegrationView), (status = 403), (status = 409)))]
 pub async fn ops_approve(
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     ops: OpsUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
-    let row = flows::approve(&state, &svc, &ops.0, &row).await?;
+    let row = flows::approve(&state, &ops.0.actor(), &row).await?;
     respond(&state, row).await
 }
 
@@ -355,13 +358,12 @@ pub struct ReasonRequest {
     responses((status = 200, body = IntegrationView), (status = 403), (status = 409), (status = 422)))]
 pub async fn ops_reject(
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     ops: OpsUser,
     id: web::Path<i64>,
     body: web::Json<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
-    let row = flows::reject(&state, &svc, &ops.0, &row, &body.reason).await?;
+    let row = flows::reject(&state, &ops.0.actor(), &row, &body.reason).await?;
     respond(&state, row).await
 }
 
@@ -376,7 +378,7 @@ pub async fn ops_suspend(
     body: web::Json<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
-    let row = flows::suspend(&state, &ops.0, &row, &body.reason).await?;
+    let row = flows::suspend(&state, &ops.0.actor(), &row, &body.reason).await?;
     respond(&state, row).await
 }
 
@@ -398,12 +400,11 @@ pub async fn ops_resume(
     params(("id" = i64, Path)), responses((status = 200, body = IntegrationView), (status = 403), (status = 409)))]
 pub async fn ops_resend(
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     ops: OpsUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
-    flows::resend_link(&state, &svc, &ops.0.actor(), &row).await?;
+    flows::resend_link(&state, &ops.0.actor(), &row).await?;
     respond(&state, row).await
 }
 
@@ -462,11 +463,10 @@ pub async fn ops_emails(
     params(("id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
 pub async fn ops_retry_email(
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     _ops: OpsUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     outbox::retry_now(&state.store, *id).await?;
-    svc.outbox.wake();
+    state.outbox.wake();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::tasks;
 use crate::sync::ops;
 use crate::web::ApiError;

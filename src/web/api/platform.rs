@@ -11,6 +11,7 @@
 //!
 //! Every change and the task it causes commit in one transaction. Bad input: 422 naming the
 //! field.
+use crate::store::task_kind::TaskKind;
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -20,11 +21,10 @@ use crate::crypto::sha256_hex;
 use crate::domain::credits::CreditSource;
 use crate::domain::ids::{Email, IdempotencyKey};
 use crate::domain::reminders::{AlertAction, DeviceEvent, alert_action};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::members::{self, LocationInput, MemberInput, ServiceLocation};
 use crate::store::platform::{self, Partner, StoredResponse};
 use crate::store::{StoreError, devices, ledger, reminders, tasks};
-use crate::sync::kinds;
 use crate::web::error::{ApiError, FieldError};
 
 /// Routes under `/api/v1/platform`.
@@ -273,7 +273,11 @@ async fn upsert_member(
     let integration = platform::integration_of_partner(&txn, partner.id).await?;
     let up = members::upsert(&txn, partner.id, &input).await?;
     if let Some(i) = &integration {
-        kinds::enqueue_link(&txn, i.id, up.member.id).await?;
+        TaskKind::LinkMember {
+            member_id: up.member.id,
+        }
+        .enqueue(&txn, i.id)
+        .await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
     Ok(HttpResponse::Ok().json(json!({
@@ -357,7 +361,11 @@ async fn append_credit(
     )
     .await?;
     if let Some(i) = platform::integration_of_partner(&txn, partner.id).await? {
-        kinds::enqueue_credit(&txn, i.id, loc.id).await?;
+        TaskKind::CreditBalance {
+            location_id: loc.id,
+        }
+        .enqueue(&txn, i.id)
+        .await?;
     }
     let balance = ledger::balance(&txn, loc.id).await?;
     let resp = StoredResponse {
@@ -442,7 +450,11 @@ async fn device_event(
         (AlertAction::Open(kind), _) => {
             reminders::open(&txn, loc.id, kind).await?;
             if let Some(i) = platform::integration_of_partner(&txn, partner.id).await? {
-                kinds::enqueue_reminders(&txn, i.id, loc.id).await?;
+                TaskKind::JobReminders {
+                    location_id: loc.id,
+                }
+                .enqueue(&txn, i.id)
+                .await?;
             }
         }
         (AlertAction::Resolve(_), Some(open)) => {

@@ -10,15 +10,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Layout, PageError, flash, render, require, see_other};
-use crate::mappings_service::{self as svc, Ctx, MappingsView, PlanChoice};
-use crate::startup::AppState;
+use crate::services::ServiceError;
+use crate::services::mappings::{self as svc, Ctx, MappingsView, PlanChoice};
+use crate::services::onboarding as flows;
+use crate::state::AppState;
 use crate::store::entities::integration;
 use crate::store::users::Role;
 use crate::tenant_lists::{Filter, ListKind, RecordPage, TenantLists, TenantRecord, search};
 use crate::web::ApiError;
 use crate::web::auth::SessionUser;
 use crate::web::csrf::CsrfForm;
-use crate::web::flows::{self, Onboarding};
 
 const BASE: &str = "/settings/integrations/servicetitan/mappings";
 const SETTINGS: &str = "/settings/integrations/servicetitan";
@@ -98,7 +99,6 @@ struct Page {
 
 async fn load(
     state: &AppState,
-    ob: &Onboarding,
     session: &Session,
     here: &str,
 ) -> Result<Result<Page, HttpResponse>, PageError> {
@@ -111,14 +111,14 @@ async fn load(
         flash(session, false, e.to_string());
         return Ok(Err(see_other(SETTINGS)));
     }
-    let view = svc::view(state, &ob.catalog, &row).await?;
+    let view = svc::view(state, &state.catalog, &row).await?;
     Ok(Ok(Page { user, row, view }))
 }
 
 /// Loads the page or returns the redirect that replaces it.
 macro_rules! page {
-    ($state:expr, $ob:expr, $session:expr, $here:expr) => {
-        match load(&$state, &$ob, &$session, $here).await? {
+    ($state:expr, $session:expr, $here:expr) => {
+        match load(&$state, &$session, $here).await? {
             Ok(p) => p,
             Err(redirect) => return Ok(redirect),
         }
@@ -131,7 +131,7 @@ async fn list(
     kind: ListKind,
 ) -> Result<std::sync::Arc<Vec<TenantRecord>>, ApiError> {
     let t = svc::tenant(lists, row)?;
-    lists.list(&t, kind).await.map_err(svc::list_error)
+    Ok(lists.list(&t, kind).await.map_err(svc::list_error)?)
 }
 
 /// One page of a tenant list matching the search box, and the search text.
@@ -160,26 +160,25 @@ async fn searched(
 async fn run<F>(
     session: &Session,
     state: &AppState,
-    ob: &Onboarding,
-    lists: &TenantLists,
     back: &str,
     ok: &str,
     op: F,
 ) -> Result<HttpResponse, PageError>
 where
-    F: AsyncFnOnce(&Ctx<'_>) -> Result<(), ApiError>,
+    F: AsyncFnOnce(&Ctx<'_>) -> Result<(), ServiceError>,
 {
-    let p = page!(state, ob, session, back);
+    let p = page!(state, session, back);
+    let actor = p.user.actor();
     let ctx = Ctx {
         state,
-        lists,
-        catalog: &ob.catalog,
-        user: &p.user,
+        lists: &state.lists,
+        catalog: &state.catalog,
+        actor: &actor,
         row: &p.row,
     };
     match op(&ctx).await {
         Ok(()) => flash(session, true, ok),
-        Err(ApiError::Internal(detail)) => {
+        Err(ServiceError::Internal(detail)) => {
             tracing::error!(error = %detail, "internal error");
             flash(
                 session,
@@ -187,15 +186,27 @@ where
                 "Something went wrong; the problem was logged. Try again.",
             );
         }
-        Err(e) => flash(session, false, svc::flash_text(&e)),
+        Err(e) => flash(session, false, flash_text(&e)),
     }
     Ok(see_other(back))
 }
 
-fn parse_id(field: &str, v: &str) -> Result<i64, ApiError> {
+fn parse_id(field: &str, v: &str) -> Result<i64, ServiceError> {
     v.trim()
         .parse()
-        .map_err(|_| ApiError::field(field, format!("choose a {}", field.replace('_', " "))))
+        .map_err(|_| ServiceError::field(field, format!("choose a {}", field.replace('_', " "))))
+}
+
+/// Flattens a refusal into one line for the page's flash message.
+fn flash_text(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Validation(fields) => fields
+            .iter()
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Template)]
@@ -206,12 +217,8 @@ struct OverviewPage {
     view: MappingsView,
 }
 
-async fn overview(
-    session: Session,
-    state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-) -> Result<HttpResponse, PageError> {
-    let p = page!(state, ob, session, BASE);
+async fn overview(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let p = page!(state, session, BASE);
     Ok(render(
         StatusCode::OK,
         &OverviewPage {
@@ -232,16 +239,11 @@ struct PlansPage {
     business_units: Vec<TenantRecord>,
 }
 
-async fn plans(
-    session: Session,
-    state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
-) -> Result<HttpResponse, PageError> {
+async fn plans(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/plans");
-    let p = page!(state, ob, session, &here);
-    let all = list(&lists, &p.row, ListKind::MembershipTypes).await?;
-    let units = list(&lists, &p.row, ListKind::BusinessUnits).await?;
+    let p = page!(state, session, &here);
+    let all = list(&state.lists, &p.row, ListKind::MembershipTypes).await?;
+    let units = list(&state.lists, &p.row, ListKind::BusinessUnits).await?;
     Ok(render(
         StatusCode::OK,
         &PlansPage {
@@ -267,35 +269,25 @@ struct PlanForm {
 async fn post_plan(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<PlanForm>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
     let back = format!("{BASE}/plans");
-    run(
-        &session,
-        &state,
-        &ob,
-        &lists,
-        &back,
-        "Plan mapping saved.",
-        async |c| {
-            let optional = |field: &'static str, v: &str| {
-                if v.trim().is_empty() {
-                    Ok(None)
-                } else {
-                    parse_id(field, v).map(Some)
-                }
-            };
-            let choice = PlanChoice {
-                membership_type_id: parse_id("membership_type_id", &f.membership_type_id)?,
-                business_unit_id: optional("business_unit_id", &f.business_unit_id)?,
-                sale_task_id: optional("sale_task_id", &f.sale_task_id)?,
-            };
-            c.set_plan(&f.plan, choice).await
-        },
-    )
+    run(&session, &state, &back, "Plan mapping saved.", async |c| {
+        let optional = |field: &'static str, v: &str| {
+            if v.trim().is_empty() {
+                Ok(None)
+            } else {
+                parse_id(field, v).map(Some)
+            }
+        };
+        let choice = PlanChoice {
+            membership_type_id: parse_id("membership_type_id", &f.membership_type_id)?,
+            business_unit_id: optional("business_unit_id", &f.business_unit_id)?,
+            sale_task_id: optional("sale_task_id", &f.sale_task_id)?,
+        };
+        c.set_plan(&f.plan, choice).await
+    })
     .await
 }
 
@@ -313,7 +305,7 @@ struct JobTypesPage {
     layout: Layout,
     nav: Vec<NavItem>,
     view: MappingsView,
-    trade: Option<crate::mappings_service::TradeView>,
+    trade: Option<crate::services::mappings::TradeView>,
     business_units: Vec<TenantRecord>,
     business_unit_id: Option<i64>,
     q: String,
@@ -323,12 +315,10 @@ struct JobTypesPage {
 async fn job_types(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     query: web::Query<JobTypeQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/job-types");
-    let p = page!(state, ob, session, &here);
+    let p = page!(state, session, &here);
     let query = query.into_inner();
     let trade = query
         .trade
@@ -338,10 +328,10 @@ async fn job_types(
     let mut business_units = Vec::new();
     let mut page = None;
     if trade.is_some() {
-        let bus = list(&lists, &p.row, ListKind::BusinessUnits).await?;
+        let bus = list(&state.lists, &p.row, ListKind::BusinessUnits).await?;
         business_units = bus.iter().filter(|r| r.active).cloned().collect();
         if let Some(bu) = query.business_unit_id {
-            let jts = list(&lists, &p.row, ListKind::JobTypes).await?;
+            let jts = list(&state.lists, &p.row, ListKind::JobTypes).await?;
             page = Some(search(
                 &jts,
                 &Filter {
@@ -382,8 +372,6 @@ struct JobTypeForm {
 async fn post_job_type(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<JobTypeForm>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
@@ -391,8 +379,6 @@ async fn post_job_type(
     run(
         &session,
         &state,
-        &ob,
-        &lists,
         &back,
         "Job type mapping saved.",
         async |c| {
@@ -420,11 +406,10 @@ struct NameStepPage {
 async fn name_step(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
     slug: &'static str,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/{slug}");
-    let p = page!(state, ob, session, &here);
+    let p = page!(state, session, &here);
     let (heading, help, current, suggested) = if slug == "credit-field" {
         (
             "Comfort Credit custom field",
@@ -457,17 +442,12 @@ async fn name_step(
 async fn credit_field(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
 ) -> Result<HttpResponse, PageError> {
-    name_step(session, state, ob, "credit-field").await
+    name_step(session, state, "credit-field").await
 }
 
-async fn tag_type(
-    session: Session,
-    state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-) -> Result<HttpResponse, PageError> {
-    name_step(session, state, ob, "tag-type").await
+async fn tag_type(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    name_step(session, state, "tag-type").await
 }
 
 #[derive(Deserialize)]
@@ -478,8 +458,6 @@ struct NameForm {
 async fn post_credit_field(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<NameForm>,
 ) -> Result<HttpResponse, PageError> {
     let name = form.0.name;
@@ -487,8 +465,6 @@ async fn post_credit_field(
     run(
         &session,
         &state,
-        &ob,
-        &lists,
         &back,
         "Comfort Credit field found and saved.",
         async |c| c.set_credit_field(&name).await,
@@ -499,8 +475,6 @@ async fn post_credit_field(
 async fn post_tag_type(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<NameForm>,
 ) -> Result<HttpResponse, PageError> {
     let name = form.0.name;
@@ -508,8 +482,6 @@ async fn post_tag_type(
     run(
         &session,
         &state,
-        &ob,
-        &lists,
         &back,
         "Tag type found and saved.",
         async |c| c.set_tag_type(&name).await,
@@ -536,13 +508,11 @@ struct ServicesPage {
 async fn services(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/services");
-    let p = page!(state, ob, session, &here);
-    let (q, results) = searched(&lists, &p.row, ListKind::Services, &query, 25).await?;
+    let p = page!(state, session, &here);
+    let (q, results) = searched(&state.lists, &p.row, ListKind::Services, &query, 25).await?;
     Ok(render(
         StatusCode::OK,
         &ServicesPage {
@@ -559,8 +529,6 @@ async fn services(
 async fn post_add_services(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let picked: Vec<i64> = form
@@ -573,13 +541,11 @@ async fn post_add_services(
     run(
         &session,
         &state,
-        &ob,
-        &lists,
         &back,
         "Eligible services saved.",
         async |c| {
             if picked.is_empty() {
-                return Err(ApiError::field(
+                return Err(ServiceError::field(
                     "service_ids",
                     "tick at least one service to add",
                 ));
@@ -602,31 +568,21 @@ struct RemoveForm {
 async fn post_remove_service(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.service_id;
     let back = format!("{BASE}/services");
-    run(
-        &session,
-        &state,
-        &ob,
-        &lists,
-        &back,
-        "Service removed.",
-        async |c| {
-            let gone = parse_id("service_id", &raw)?;
-            let current = svc::view(c.state, c.catalog, c.row).await?;
-            let ids: Vec<i64> = current
-                .eligible_services
-                .iter()
-                .map(|s| s.id)
-                .filter(|id| *id != gone)
-                .collect();
-            c.set_services(&ids).await
-        },
-    )
+    run(&session, &state, &back, "Service removed.", async |c| {
+        let gone = parse_id("service_id", &raw)?;
+        let current = svc::view(c.state, c.catalog, c.row).await?;
+        let ids: Vec<i64> = current
+            .eligible_services
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| *id != gone)
+            .collect();
+        c.set_services(&ids).await
+    })
     .await
 }
 
@@ -643,13 +599,11 @@ struct CampaignPage {
 async fn campaign(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/campaign");
-    let p = page!(state, ob, session, &here);
-    let (q, campaigns) = searched(&lists, &p.row, ListKind::Campaigns, &query, 50).await?;
+    let p = page!(state, session, &here);
+    let (q, campaigns) = searched(&state.lists, &p.row, ListKind::Campaigns, &query, 50).await?;
     Ok(render(
         StatusCode::OK,
         &CampaignPage {
@@ -671,21 +625,13 @@ struct CampaignForm {
 async fn post_campaign(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<CampaignForm>,
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.campaign_id;
     let back = format!("{BASE}/campaign");
-    run(
-        &session,
-        &state,
-        &ob,
-        &lists,
-        &back,
-        "Campaign saved.",
-        async |c| c.set_campaign(parse_id("campaign", &raw)?).await,
-    )
+    run(&session, &state, &back, "Campaign saved.", async |c| {
+        c.set_campaign(parse_id("campaign", &raw)?).await
+    })
     .await
 }
 
@@ -697,13 +643,9 @@ struct CapacityPage {
     view: MappingsView,
 }
 
-async fn capacity(
-    session: Session,
-    state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-) -> Result<HttpResponse, PageError> {
+async fn capacity(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/capacity");
-    let p = page!(state, ob, session, &here);
+    let p = page!(state, session, &here);
     Ok(render(
         StatusCode::OK,
         &CapacityPage {
@@ -723,8 +665,6 @@ struct CapacityForm {
 async fn post_capacity(
     session: Session,
     state: web::Data<AppState>,
-    ob: web::Data<Onboarding>,
-    lists: web::Data<TenantLists>,
     form: CsrfForm<CapacityForm>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
@@ -735,7 +675,7 @@ async fn post_capacity(
     } else {
         "Real-time capacity scheduling is off."
     };
-    run(&session, &state, &ob, &lists, &back, ok, async |c| {
+    run(&session, &state, &back, ok, async |c| {
         c.set_capacity(enabled, f.mode.as_deref()).await
     })
     .await

@@ -140,6 +140,12 @@ pub enum PageError {
     Api(#[from] ApiError),
 }
 
+impl From<crate::services::ServiceError> for PageError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        PageError::Api(e.into())
+    }
+}
+
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -9,14 +9,14 @@ use serde::Deserialize;
 use super::sync_view::{self, SyncCard, SyncCell};
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::domain::onboarding::{Event, EventKind, IntegrationState};
-use crate::startup::AppState;
+use crate::services::onboarding as flows;
+use crate::state::AppState;
 use crate::store::users::Role;
 use crate::store::{integrations, outbox, tasks};
 use crate::web::ApiError;
 use crate::web::api::onboarding::{EmailView, IntegrationView, view};
 use crate::web::auth::SessionUser;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::flows::{self, Onboarding};
 
 /// Routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -159,7 +159,6 @@ fn back(session: &Session, id: i64, r: Result<(), ApiError>, ok: &str) -> HttpRe
 async fn approve(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     id: web::Path<i64>,
     _f: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
@@ -167,7 +166,10 @@ async fn approve(
     let row = integrations::get(state.store.db(), *id)
         .await
         .map_err(ApiError::from)?;
-    let r = flows::approve(&state, &svc, &user, &row).await.map(|_| ());
+    let r = flows::approve(&state, &user.actor(), &row)
+        .await
+        .map_err(ApiError::from)
+        .map(|_| ());
     Ok(back(
         &session,
         *id,
@@ -184,7 +186,6 @@ struct ReasonForm {
 async fn reject(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     id: web::Path<i64>,
     f: CsrfForm<ReasonForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -192,8 +193,9 @@ async fn reject(
     let row = integrations::get(state.store.db(), *id)
         .await
         .map_err(ApiError::from)?;
-    let r = flows::reject(&state, &svc, &user, &row, &f.0.reason)
+    let r = flows::reject(&state, &user.actor(), &row, &f.0.reason)
         .await
+        .map_err(ApiError::from)
         .map(|_| ());
     Ok(back(
         &session,
@@ -213,8 +215,9 @@ async fn suspend(
     let row = integrations::get(state.store.db(), *id)
         .await
         .map_err(ApiError::from)?;
-    let r = flows::suspend(&state, &user, &row, &f.0.reason)
+    let r = flows::suspend(&state, &user.actor(), &row, &f.0.reason)
         .await
+        .map_err(ApiError::from)
         .map(|_| ());
     Ok(back(&session, *id, r, "Suspended; sync is stopped."))
 }
@@ -231,6 +234,7 @@ async fn resume(
         .map_err(ApiError::from)?;
     let r = flows::simple(&state.store, &row, Event::Resume, &user.actor())
         .await
+        .map_err(ApiError::from)
         .map(|_| ());
     Ok(back(&session, *id, r, "Resumed; sync runs again."))
 }
@@ -238,7 +242,6 @@ async fn resume(
 async fn resend(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     id: web::Path<i64>,
     _f: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
@@ -246,8 +249,9 @@ async fn resend(
     let row = integrations::get(state.store.db(), *id)
         .await
         .map_err(ApiError::from)?;
-    let r = flows::resend_link(&state, &svc, &user.actor(), &row)
+    let r = flows::resend_link(&state, &user.actor(), &row)
         .await
+        .map_err(ApiError::from)
         .map(|_| ());
     Ok(back(
         &session,
@@ -303,13 +307,12 @@ async fn retry_task(
 async fn retry_email(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     id: web::Path<i64>,
     _f: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     ops(&session, "/ops")?;
     let r = outbox::retry_now(&state.store, *id).await;
-    svc.outbox.wake();
+    state.outbox.wake();
     match r {
         Ok(()) => flash(&session, true, "The email will be tried again now."),
         Err(e) => flash(&session, false, ApiError::from(e).to_string()),

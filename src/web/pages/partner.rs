@@ -9,14 +9,14 @@ use serde::Deserialize;
 use super::sync_view::PartnerSync;
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::domain::onboarding::{Event, IntegrationState};
-use crate::startup::AppState;
+use crate::services::onboarding as flows;
+use crate::state::AppState;
 use crate::store::integrations;
 use crate::store::users::Role;
 use crate::web::ApiError;
 use crate::web::api::onboarding::{IntegrationView, view};
 use crate::web::auth::SessionUser;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::flows::{self, Onboarding};
 
 const PAGE: &str = "/settings/integrations/servicetitan";
 const CREDENTIALS: &str = "/settings/integrations/servicetitan/credentials";
@@ -137,15 +137,11 @@ async fn load(
     Ok((user, row))
 }
 
-async fn show(
-    session: Session,
-    state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
-) -> Result<HttpResponse, PageError> {
+async fn show(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let (_, row) = load(&state, &session, PAGE).await?;
     let st = integrations::state_of(&row).map_err(ApiError::from)?;
     let missing = if matches!(st, IntegrationState::CredentialsConnected) {
-        integrations::missing_mapping_items(&state.store, &row, &svc.catalog)
+        integrations::missing_mapping_items(&state.store, &row, &state.catalog)
             .await
             .map_err(ApiError::from)?
     } else {
@@ -240,7 +236,9 @@ async fn post_tenant(
     form: CsrfForm<TenantForm>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::submit_tenant(&state, &user, &row, &form.0.tenant_id).await;
+    let r = flows::submit_tenant(&state, &user.actor(), &row, &form.0.tenant_id)
+        .await
+        .map_err(ApiError::from);
     Ok(outcome(&session, r, "Submitted for approval.", PAGE))
 }
 
@@ -258,7 +256,9 @@ async fn post_credentials(
     let (user, row) = load(&state, &session, CREDENTIALS).await?;
     let form = form.0;
     let secret = SecretString::from(form.client_secret);
-    let r = flows::connect_credentials(&state, &user, &row, &form.client_id, secret).await;
+    let r = flows::connect_credentials(&state, &user.actor(), &row, &form.client_id, secret)
+        .await
+        .map_err(ApiError::from);
     Ok(outcome(
         &session,
         r,
@@ -270,11 +270,12 @@ async fn post_credentials(
 async fn post_submit(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::submit_integration(&state, &svc, &user, &row).await;
+    let r = flows::submit_integration(&state, &user.actor(), &row)
+        .await
+        .map_err(ApiError::from);
     Ok(outcome(&session, r, "Your integration is live.", PAGE))
 }
 
@@ -284,7 +285,9 @@ async fn post_check(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::check_connection(&state, &user, &row).await;
+    let r = flows::check_connection(&state, &user.actor(), &row)
+        .await
+        .map_err(ApiError::from);
     let ok = match &r {
         Ok(after) if after.state == row.state => "ServiceTitan accepted the stored credentials.",
         _ => "ServiceTitan refused the stored credentials; reconnect them.",
@@ -298,7 +301,9 @@ async fn post_disconnect(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::simple(&state.store, &row, Event::Disconnect, &user.actor()).await;
+    let r = flows::simple(&state.store, &row, Event::Disconnect, &user.actor())
+        .await
+        .map_err(ApiError::from);
     Ok(outcome(
         &session,
         r,
@@ -313,7 +318,9 @@ async fn post_reconnect(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::simple(&state.store, &row, Event::Reconnect, &user.actor()).await;
+    let r = flows::simple(&state.store, &row, Event::Reconnect, &user.actor())
+        .await
+        .map_err(ApiError::from);
     Ok(outcome(
         &session,
         r,

@@ -8,14 +8,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Layout, PageError, flash, render, see_other};
-use crate::startup::AppState;
+use crate::services::onboarding as flows;
+use crate::state::AppState;
 use crate::store::integrations::{self, Actor};
 use crate::store::setup_tokens::{self, TokenProblem};
 use crate::store::users::Role;
 use crate::web::ApiError;
 use crate::web::auth;
 use crate::web::csrf::CsrfForm;
-use crate::web::flows::{self, Onboarding};
 
 const CREDENTIALS: &str = "/settings/integrations/servicetitan/credentials";
 
@@ -135,7 +135,6 @@ struct ResendForm {
 async fn resend(
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
     form: CsrfForm<ResendForm>,
 ) -> Result<HttpResponse, PageError> {
     let Some(tok) = setup_tokens::find(&state.store, &form.0.token)
@@ -157,7 +156,10 @@ async fn resend(
         user_id: None,
         label: "partner:expired-link".into(),
     };
-    match flows::resend_link(&state, &svc, &actor, &row).await {
+    match flows::resend_link(&state, &actor, &row)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => Ok(landing(
             &session,
             StatusCode::OK,

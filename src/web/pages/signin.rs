@@ -7,12 +7,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{Layout, home_for, render, see_other};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::users::Role;
 use crate::web::ApiError;
 use crate::web::auth;
 use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::flows::Onboarding;
 
 /// Routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -67,13 +66,13 @@ async fn submit(
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    svc: web::Data<Onboarding>,
+    limiter: web::Data<crate::web::auth::SignInLimiter>,
     form: CsrfForm<SignInForm>,
 ) -> HttpResponse {
     let form = form.0;
     let password = SecretString::from(form.password);
     let ip = req.peer_addr().map(|a| a.ip());
-    match auth::authenticate(&state, &svc.limiter, &form.email, &password, ip).await {
+    match auth::authenticate(&state, &limiter, &form.email, &password, ip).await {
         Ok(user) => {
             if auth::sign_in(&session, &user).is_err() {
                 return see_other("/signin");

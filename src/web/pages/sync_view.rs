@@ -2,7 +2,7 @@
 //! integration page's card and the partner's status panel.
 use std::collections::HashMap;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreResult;
 use crate::store::entities::integration;
 use crate::store::tasks;

@@ -4,18 +4,18 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::catalog::Catalog;
+use super::Actor;
+use super::ServiceError;
+use crate::domain::catalog::Catalog;
 use crate::domain::mapping::{
     self as rules, CapacityMode, JobTypeChoice, MappingError, MissingItem, TargetKind,
 };
 use crate::domain::onboarding::IntegrationState;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::entities::integration;
 use crate::store::integrations;
 use crate::store::mappings::{self, Change, JobTypeRow, Rows, ServiceRow};
 use crate::tenant_lists::{ListError, ListKind, Tenant, TenantLists};
-use crate::web::auth::SessionUser;
-use crate::web::{ApiError, FieldError};
 
 /// What a mapping operation needs.
 pub struct Ctx<'a> {
@@ -26,14 +26,14 @@ pub struct Ctx<'a> {
     /// Plans and trades to map.
     pub catalog: &'a Catalog,
     /// Who acts.
-    pub user: &'a SessionUser,
+    pub actor: &'a Actor,
     /// The integration, as read.
     pub row: &'a integration::Model,
 }
 
 /// Whether mappings may be edited in `row`'s state: from credentials connected on, including
 /// after going live (edits affect future writes only).
-pub fn editable(row: &integration::Model) -> Result<(), ApiError> {
+pub fn editable(row: &integration::Model) -> Result<(), ServiceError> {
     use IntegrationState as S;
     let state = integrations::state_of(row)?;
     if matches!(
@@ -42,7 +42,7 @@ pub fn editable(row: &integration::Model) -> Result<(), ApiError> {
     ) {
         Ok(())
     } else {
-        Err(ApiError::Conflict {
+        Err(ServiceError::Conflict {
             message: format!(
                 "mappings can be edited once ServiceTitan credentials are connected; this integration is {}",
                 state.as_str()
@@ -53,28 +53,28 @@ pub fn editable(row: &integration::Model) -> Result<(), ApiError> {
 }
 
 /// A list read failure as the API reports it.
-pub fn list_error(e: ListError) -> ApiError {
+pub fn list_error(e: ListError) -> ServiceError {
     match e {
-        ListError::NotConnected => ApiError::Conflict {
+        ListError::NotConnected => ServiceError::Conflict {
             message: e.to_string(),
             allowed: vec![],
         },
-        ListError::Config(msg) => ApiError::Internal(msg),
-        ListError::ServiceTitan(st) => ApiError::Upstream(st.to_string()),
+        ListError::Config(msg) => ServiceError::Internal(msg),
+        ListError::ServiceTitan(st) => ServiceError::Upstream(st.to_string()),
     }
 }
 
 /// The tenant client of an editable integration.
-pub fn tenant(lists: &TenantLists, row: &integration::Model) -> Result<Tenant, ApiError> {
+pub fn tenant(lists: &TenantLists, row: &integration::Model) -> Result<Tenant, ServiceError> {
     lists.tenant(row).map_err(list_error)
 }
 
-fn refused(field: &str, e: MappingError) -> ApiError {
-    ApiError::field(field, e.to_string())
+fn refused(field: &str, e: MappingError) -> ServiceError {
+    ServiceError::field(field, e.to_string())
 }
 
 impl Ctx<'_> {
-    fn open(&self) -> Result<Tenant, ApiError> {
+    fn open(&self) -> Result<Tenant, ServiceError> {
         editable(self.row)?;
         tenant(self.lists, self.row)
     }
@@ -84,17 +84,17 @@ impl Ctx<'_> {
         t: &Tenant,
         kind: ListKind,
         ids: &[i64],
-    ) -> Result<Vec<crate::tenant_lists::TenantRecord>, ApiError> {
+    ) -> Result<Vec<crate::tenant_lists::TenantRecord>, ServiceError> {
         self.lists.by_ids(t, kind, ids).await.map_err(list_error)
     }
 
-    async fn save(&self, change: Change) -> Result<(), ApiError> {
-        Ok(mappings::save(&self.state.store, self.row, &self.user.actor(), &change).await?)
+    async fn save(&self, change: Change) -> Result<(), ServiceError> {
+        Ok(mappings::save(&self.state.store, self.row, self.actor, &change).await?)
     }
 
     /// Maps plan `plan_code` to an active membership type, with the business unit and the sale
     /// task (an active pricebook service) a membership sale needs.
-    pub async fn set_plan(&self, plan_code: &str, choice: PlanChoice) -> Result<(), ApiError> {
+    pub async fn set_plan(&self, plan_code: &str, choice: PlanChoice) -> Result<(), ServiceError> {
         rules::check_plan(self.catalog, plan_code).map_err(|e| refused("plan", e))?;
         let t = self.open()?;
         let found = self
@@ -144,7 +144,7 @@ impl Ctx<'_> {
         condition: Option<&str>,
         business_unit_id: i64,
         job_type_id: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let choice = JobTypeChoice {
             business_unit_id,
             job_type_id,
@@ -204,7 +204,7 @@ impl Ctx<'_> {
     }
 
     /// Finds the Comfort Credit location custom field by name (trimmed, case-insensitive).
-    pub async fn set_credit_field(&self, name: &str) -> Result<(), ApiError> {
+    pub async fn set_credit_field(&self, name: &str) -> Result<(), ServiceError> {
         let t = self.open()?;
         let fields = self
             .lists
@@ -222,7 +222,7 @@ impl Ctx<'_> {
     }
 
     /// Replaces the eligible services; each must be an active pricebook service.
-    pub async fn set_services(&self, service_ids: &[i64]) -> Result<(), ApiError> {
+    pub async fn set_services(&self, service_ids: &[i64]) -> Result<(), ServiceError> {
         let mut ids = service_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
@@ -243,7 +243,7 @@ impl Ctx<'_> {
     }
 
     /// Finds the tag type by name and stores its ID.
-    pub async fn set_tag_type(&self, name: &str) -> Result<(), ApiError> {
+    pub async fn set_tag_type(&self, name: &str) -> Result<(), ServiceError> {
         let t = self.open()?;
         let tags = self
             .lists
@@ -261,7 +261,7 @@ impl Ctx<'_> {
     }
 
     /// Chooses the (active) campaign our jobs carry.
-    pub async fn set_campaign(&self, campaign_id: i64) -> Result<(), ApiError> {
+    pub async fn set_campaign(&self, campaign_id: i64) -> Result<(), ServiceError> {
         let t = self.open()?;
         let found = self.by_ids(&t, ListKind::Campaigns, &[campaign_id]).await?;
         let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
@@ -276,7 +276,7 @@ impl Ctx<'_> {
 
     /// Chooses the booking provider tag (one the tenant admin created in ServiceTitan) that
     /// call-centre bookings are created under.
-    pub async fn set_booking_provider(&self, provider_id: i64) -> Result<(), ApiError> {
+    pub async fn set_booking_provider(&self, provider_id: i64) -> Result<(), ServiceError> {
         use futures::TryStreamExt;
         let t = self.open()?;
         let tags: Vec<crate::servicetitan::BookingProviderTag> = t
@@ -284,15 +284,15 @@ impl Ctx<'_> {
             .booking_provider_tags(crate::servicetitan::ListQuery::new())
             .try_collect()
             .await
-            .map_err(|e| ApiError::Upstream(e.to_string()))?;
+            .map_err(|e| ServiceError::Upstream(e.to_string()))?;
         let Some(tag) = tags.into_iter().find(|x| x.id == provider_id) else {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 "booking_provider_id",
                 format!("booking provider tag {provider_id} does not exist in the tenant"),
             ));
         };
         if !tag.active {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 "booking_provider_id",
                 format!("booking provider tag '{}' is inactive", tag.tag_name),
             ));
@@ -306,11 +306,15 @@ impl Ctx<'_> {
 
     /// Turns real-time capacity scheduling on (verifying the capacity endpoint answers for
     /// the tenant in `mode`) or off.
-    pub async fn set_capacity(&self, enabled: bool, mode: Option<&str>) -> Result<(), ApiError> {
+    pub async fn set_capacity(
+        &self,
+        enabled: bool,
+        mode: Option<&str>,
+    ) -> Result<(), ServiceError> {
         let mode = match mode.map(str::trim).filter(|m| !m.is_empty()) {
             Some(m) => Some(
                 m.parse::<CapacityMode>()
-                    .map_err(|e| ApiError::field("mode", e.to_string()))?,
+                    .map_err(|e| ServiceError::field("mode", e.to_string()))?,
             ),
             None => None,
         };
@@ -321,7 +325,7 @@ impl Ctx<'_> {
             return self.save(Change::Capacity { enabled, mode }).await;
         }
         let Some(m) = mode else {
-            return Err(ApiError::field(
+            return Err(ServiceError::field(
                 "mode",
                 "choose how capacity is read: business_unit or technician",
             ));
@@ -346,7 +350,7 @@ impl Ctx<'_> {
             }
             Err(e) => {
                 tracing::info!(integration_id = self.row.id, error = %e, "capacity endpoint failed");
-                Err(ApiError::field(
+                Err(ServiceError::field(
                     "mode",
                     format!(
                         "ServiceTitan's capacity endpoint did not answer for your tenant ({e}); real-time capacity scheduling stays off"
@@ -499,7 +503,7 @@ pub async fn view(
     state: &AppState,
     catalog: &Catalog,
     row: &integration::Model,
-) -> Result<MappingsView, ApiError> {
+) -> Result<MappingsView, ServiceError> {
     let rows = mappings::rows(state.store.db(), row.id).await?;
     Ok(build_view(catalog, row, &rows))
 }
@@ -583,17 +587,5 @@ fn build_view(catalog: &Catalog, row: &integration::Model, rows: &Rows) -> Mappi
             mode: row.capacity_mode.clone(),
         },
         missing,
-    }
-}
-
-/// Flattens an error into one line for a page's flash message.
-pub fn flash_text(e: &ApiError) -> String {
-    match e {
-        ApiError::Validation(fields) => fields
-            .iter()
-            .map(|f: &FieldError| f.message.clone())
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
     }
 }

@@ -1,42 +1,28 @@
 //! The onboarding operations behind both the pages and the JSON API: each checks its input,
 //! applies one audited state change (with its email, in the same transaction) and says what
 //! went wrong in words a person can act on.
-use std::sync::Arc;
 
 use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
-use super::auth::{SessionUser, SignInLimiter};
 use super::verify::{self, VerifyFailure};
-use super::{ApiError, FieldError};
-use crate::catalog::Catalog;
+use super::{FieldError, ServiceError};
 use crate::domain::ids::TenantId;
 use crate::domain::onboarding::{Event, EventKind, IntegrationState, Reason, transition};
-use crate::mail::delivery::Outbox;
 use crate::mail::messages;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::entities::integration;
 use crate::store::integrations::{self, Actor, ApplyError, Patch};
 use crate::store::{Store, outbox, partners, setup_tokens, users};
 
-/// Services the onboarding handlers share (registered as `web::Data<Onboarding>`).
-pub struct Onboarding {
-    /// The mail outbox sender.
-    pub outbox: Outbox,
-    /// Plans and trades every integration must map.
-    pub catalog: Arc<Catalog>,
-    /// Sign-in rate limit.
-    pub limiter: SignInLimiter,
-}
-
 /// Maps a refused state change to the API's error: 409 naming the allowed moves.
-pub fn apply_error(e: ApplyError) -> ApiError {
+pub fn apply_error(e: ApplyError) -> ServiceError {
     match e {
-        ApplyError::Illegal(t) => ApiError::Conflict {
+        ApplyError::Illegal(t) => ServiceError::Conflict {
             message: t.to_string(),
             allowed: t.allowed.iter().map(|k| k.as_str().to_owned()).collect(),
         },
-        ApplyError::Stale => ApiError::Conflict {
+        ApplyError::Stale => ServiceError::Conflict {
             message: ApplyError::Stale.to_string(),
             allowed: vec![],
         },
@@ -44,12 +30,12 @@ pub fn apply_error(e: ApplyError) -> ApiError {
     }
 }
 
-fn db_error(e: sea_orm::DbErr) -> ApiError {
+fn db_error(e: sea_orm::DbErr) -> ServiceError {
     crate::store::StoreError::from(e).into()
 }
 
 /// Refuses early (before slow work) when the state does not allow `event`.
-fn check_allowed(row: &integration::Model, event: &Event) -> Result<(), ApiError> {
+fn check_allowed(row: &integration::Model, event: &Event) -> Result<(), ServiceError> {
     let from = integrations::state_of(row)?;
     transition(from, event)
         .map(|_| ())
@@ -60,7 +46,7 @@ fn check_allowed(row: &integration::Model, event: &Event) -> Result<(), ApiError
 pub async fn partner_integration(
     state: &AppState,
     partner_id: i64,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     Ok(integrations::ensure_for_partner(
         &state.store,
         partner_id,
@@ -72,19 +58,19 @@ pub async fn partner_integration(
 /// Step 1: the partner submits a Tenant ID; the request is queued for ops review at once.
 pub async fn submit_tenant(
     state: &AppState,
-    user: &SessionUser,
+    user: &Actor,
     row: &integration::Model,
     tenant_text: &str,
-) -> Result<integration::Model, ApiError> {
-    let tenant =
-        TenantId::parse(tenant_text).map_err(|e| ApiError::field("tenant_id", e.to_string()))?;
+) -> Result<integration::Model, ServiceError> {
+    let tenant = TenantId::parse(tenant_text)
+        .map_err(|e| ServiceError::field("tenant_id", e.to_string()))?;
     let txn = state.store.db().begin().await.map_err(db_error)?;
     let patch = Patch {
         tenant_id: Some(tenant.get()),
         clear_credentials: true,
         ..Patch::default()
     };
-    let actor = user.actor();
+    let actor = user.clone();
     let submitted = integrations::apply(&txn, row, &Event::SubmitTenant, &actor, patch)
         .await
         .map_err(apply_error)?;
@@ -121,7 +107,7 @@ async fn queue_setup_link<C: sea_orm::ConnectionTrait>(
     state: &AppState,
     txn: &C,
     row: &integration::Model,
-) -> Result<usize, ApiError> {
+) -> Result<usize, ServiceError> {
     let token = setup_tokens::issue(txn, row.id, setup_tokens::DEFAULT_TTL).await?;
     let link = continue_link(state, &token);
     let partner = partners::get(txn, row.partner_id).await?;
@@ -147,38 +133,36 @@ async fn queue_setup_link<C: sea_orm::ConnectionTrait>(
 /// (and retried), so an unreachable mail server never loses the approval.
 pub async fn approve(
     state: &AppState,
-    svc: &Onboarding,
-    ops: &SessionUser,
+    ops: &Actor,
     row: &integration::Model,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     let txn = state.store.db().begin().await.map_err(db_error)?;
-    let approved = integrations::apply(&txn, row, &Event::Approve, &ops.actor(), Patch::default())
+    let approved = integrations::apply(&txn, row, &Event::Approve, ops, Patch::default())
         .await
         .map_err(apply_error)?;
     queue_setup_link(state, &txn, &approved).await?;
     txn.commit().await.map_err(db_error)?;
-    svc.outbox.wake();
+    state.outbox.wake();
     Ok(approved)
 }
 
-fn reason(text: &str) -> Result<Reason, ApiError> {
-    Reason::parse(text).map_err(|e| ApiError::field("reason", e.to_string()))
+fn reason(text: &str) -> Result<Reason, ServiceError> {
+    Reason::parse(text).map_err(|e| ServiceError::field("reason", e.to_string()))
 }
 
 /// Ops reject with a reason the partner sees (on the page and by email).
 pub async fn reject(
     state: &AppState,
-    svc: &Onboarding,
-    ops: &SessionUser,
+    ops: &Actor,
     row: &integration::Model,
     reason_text: &str,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     let reason = reason(reason_text)?;
     let txn = state.store.db().begin().await.map_err(db_error)?;
     let event = Event::Reject {
         reason: reason.clone(),
     };
-    let rejected = integrations::apply(&txn, row, &event, &ops.actor(), Patch::default())
+    let rejected = integrations::apply(&txn, row, &event, ops, Patch::default())
         .await
         .map_err(apply_error)?;
     let partner = partners::get(&txn, row.partner_id).await?;
@@ -194,21 +178,21 @@ pub async fn reject(
         outbox::enqueue(&txn, mail).await?;
     }
     txn.commit().await.map_err(db_error)?;
-    svc.outbox.wake();
+    state.outbox.wake();
     Ok(rejected)
 }
 
 /// Ops suspend an active integration (sync stops).
 pub async fn suspend(
     state: &AppState,
-    ops: &SessionUser,
+    ops: &Actor,
     row: &integration::Model,
     reason_text: &str,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     let event = Event::Suspend {
         reason: reason(reason_text)?,
     };
-    integrations::apply_one(&state.store, row, &event, &ops.actor(), Patch::default())
+    integrations::apply_one(&state.store, row, &event, ops, Patch::default())
         .await
         .map_err(apply_error)
 }
@@ -219,7 +203,7 @@ pub async fn simple(
     row: &integration::Model,
     event: Event,
     actor: &Actor,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     let patch = Patch {
         clear_credentials: event.kind() == EventKind::Disconnect,
         ..Patch::default()
@@ -233,12 +217,11 @@ pub async fn simple(
 /// while the integration waits for credentials.
 pub async fn resend_link(
     state: &AppState,
-    svc: &Onboarding,
     actor: &Actor,
     row: &integration::Model,
-) -> Result<usize, ApiError> {
+) -> Result<usize, ServiceError> {
     if integrations::state_of(row)? != IntegrationState::Approved {
-        return Err(ApiError::Conflict {
+        return Err(ServiceError::Conflict {
             message: format!(
                 "a setup link is only sent while the integration is approved and waiting for credentials (it is {})",
                 row.state
@@ -250,15 +233,17 @@ pub async fn resend_link(
     let sent = queue_setup_link(state, &txn, row).await?;
     integrations::audit(&txn, row, actor, "resend_setup_link", None).await?;
     txn.commit().await.map_err(db_error)?;
-    svc.outbox.wake();
+    state.outbox.wake();
     Ok(sent)
 }
 
 /// A verification failure as the API reports it.
-pub fn verify_error(e: VerifyFailure) -> ApiError {
+pub fn verify_error(e: VerifyFailure) -> ServiceError {
     match e {
-        VerifyFailure::Unreachable | VerifyFailure::Other(_) => ApiError::Upstream(e.to_string()),
-        other => ApiError::Validation(vec![FieldError {
+        VerifyFailure::Unreachable | VerifyFailure::Other(_) => {
+            ServiceError::Upstream(e.to_string())
+        }
+        other => ServiceError::Validation(vec![FieldError {
             field: "credentials".into(),
             message: other.to_string(),
         }]),
@@ -269,11 +254,11 @@ pub fn verify_error(e: VerifyFailure) -> ApiError {
 /// sealed and move to `credentials_connected`.
 pub async fn connect_credentials(
     state: &AppState,
-    user: &SessionUser,
+    user: &Actor,
     row: &integration::Model,
     client_id: &str,
     secret: SecretString,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     check_allowed(row, &Event::ConnectCredentials)?;
     let client_id = client_id.trim();
     let mut errors = Vec::new();
@@ -293,11 +278,11 @@ pub async fn connect_credentials(
         });
     }
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(ServiceError::Validation(errors));
     }
     let tenant = row
         .tenant_id
-        .ok_or_else(|| ApiError::Internal(format!("integration {} has no tenant", row.id)))?;
+        .ok_or_else(|| ServiceError::Internal(format!("integration {} has no tenant", row.id)))?;
     if let Err(e) = verify::verify(
         &state.settings,
         &state.st,
@@ -314,37 +299,31 @@ pub async fn connect_credentials(
     let sealed = state
         .secrets
         .seal(&secret)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let patch = Patch {
         credentials: Some((client_id.to_owned(), sealed)),
         last_error: Some(None),
         ..Patch::default()
     };
-    integrations::apply_one(
-        &state.store,
-        row,
-        &Event::ConnectCredentials,
-        &user.actor(),
-        patch,
-    )
-    .await
-    .map_err(apply_error)
+    integrations::apply_one(&state.store, row, &Event::ConnectCredentials, user, patch)
+        .await
+        .map_err(apply_error)
 }
 
 /// Re-checks the stored credentials; if ServiceTitan refuses them the integration moves to
 /// `disconnected` (`credentials_failed`) with the reason kept as its last error.
 pub async fn check_connection(
     state: &AppState,
-    user: &SessionUser,
+    user: &Actor,
     row: &integration::Model,
-) -> Result<integration::Model, ApiError> {
+) -> Result<integration::Model, ServiceError> {
     check_allowed(row, &Event::CredentialsFailed)?;
     let (Some(tenant), Some(client_id), Some(sealed)) = (
         row.tenant_id,
         row.client_id.as_deref(),
         row.client_secret_enc.as_deref(),
     ) else {
-        return Err(ApiError::Internal(format!(
+        return Err(ServiceError::Internal(format!(
             "integration {} has no stored credentials",
             row.id
         )));
@@ -352,7 +331,7 @@ pub async fn check_connection(
     let secret = state
         .secrets
         .open(sealed)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     match verify::verify(
         &state.settings,
         &state.st,
@@ -369,15 +348,9 @@ pub async fn check_connection(
                 last_error: Some(Some(e.to_string())),
                 ..Patch::default()
             };
-            integrations::apply_one(
-                &state.store,
-                row,
-                &Event::CredentialsFailed,
-                &user.actor(),
-                patch,
-            )
-            .await
-            .map_err(apply_error)
+            integrations::apply_one(&state.store, row, &Event::CredentialsFailed, user, patch)
+                .await
+                .map_err(apply_error)
         }
         Err(e) => Err(verify_error(e)),
     }
@@ -386,15 +359,15 @@ pub async fn check_connection(
 /// "Submit integration": mappings complete (when nothing is missing) and go live.
 pub async fn submit_integration(
     state: &AppState,
-    svc: &Onboarding,
-    user: &SessionUser,
+    user: &Actor,
     row: &integration::Model,
-) -> Result<integration::Model, ApiError> {
-    let actor = user.actor();
+) -> Result<integration::Model, ServiceError> {
+    let actor = user.clone();
     if integrations::state_of(row)? == IntegrationState::CredentialsConnected {
-        let missing = integrations::missing_mapping_items(&state.store, row, &svc.catalog).await?;
+        let missing =
+            integrations::missing_mapping_items(&state.store, row, &state.catalog).await?;
         if !missing.is_empty() {
-            return Err(ApiError::Validation(
+            return Err(ServiceError::Validation(
                 missing
                     .into_iter()
                     .map(|m| FieldError {
@@ -420,28 +393,12 @@ pub async fn submit_integration(
                 .map_err(apply_error)?;
         // The first full sync: every member enrolled so far goes out; the worker starts the
         // inbound backfill for every active integration.
-        crate::sync::kinds::enqueue_all_members(&txn, active.id, active.partner_id).await?;
+        crate::store::tasks::enqueue_all_members(&txn, active.id, active.partner_id).await?;
         txn.commit().await.map_err(db_error)?;
         return Ok(active);
     }
     let active = simple(&state.store, row, Event::Activate, &actor).await?;
-    crate::sync::kinds::enqueue_all_members(state.store.db(), active.id, active.partner_id).await?;
+    crate::store::tasks::enqueue_all_members(state.store.db(), active.id, active.partner_id)
+        .await?;
     Ok(active)
-}
-
-impl Onboarding {
-    /// Builds the services from the settings: the mail transport, the catalogue, the limiter.
-    pub fn build(state: &AppState) -> Result<Onboarding, crate::config::ConfigError> {
-        let invalid = |setting: &str, reason: String| crate::config::ConfigError::Invalid {
-            setting: setting.to_owned(),
-            reason,
-        };
-        let mailer = crate::mail::Mailer::from_settings(&state.settings.mail)
-            .map_err(|e| invalid("mail", e.to_string()))?;
-        Ok(Onboarding {
-            outbox: Outbox::new(state.store.clone(), mailer),
-            catalog: state.catalog.clone(),
-            limiter: SignInLimiter::default(),
-        })
-    }
 }

@@ -124,15 +124,15 @@ impl Catalog {
         Self::parse(
             Source::new(
                 "mappings/plans.toml",
-                include_str!("../mappings/plans.toml"),
+                include_str!("../../mappings/plans.toml"),
             ),
             Source::new(
                 "mappings/trades.toml",
-                include_str!("../mappings/trades.toml"),
+                include_str!("../../mappings/trades.toml"),
             ),
             Source::new(
                 "mappings/reminders.toml",
-                include_str!("../mappings/reminders.toml"),
+                include_str!("../../mappings/reminders.toml"),
             ),
         )
     }
@@ -437,9 +437,9 @@ fn parse_reminders(src: Source<'_>) -> Result<Vec<ReminderTemplate>, CatalogErro
 mod tests {
     use super::*;
 
-    const GOOD_PLANS: &str = include_str!("../mappings/plans.toml");
-    const GOOD_TRADES: &str = include_str!("../mappings/trades.toml");
-    const GOOD_REMINDERS: &str = include_str!("../mappings/reminders.toml");
+    const GOOD_PLANS: &str = include_str!("../../mappings/plans.toml");
+    const GOOD_TRADES: &str = include_str!("../../mappings/trades.toml");
+    const GOOD_REMINDERS: &str = include_str!("../../mappings/reminders.toml");
 
     fn parse(plans: &str, trades: &str, reminders: &str) -> Result<Catalog, CatalogError> {
         Catalog::parse(

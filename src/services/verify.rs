@@ -24,7 +24,7 @@ pub enum VerifyFailure {
 }
 
 /// The ServiceTitan environment an integration lives in (see [`crate::tenant_client`]).
-pub fn environment(settings: &Settings, stored: &str) -> Result<Environment, VerifyFailure> {
+fn environment(settings: &Settings, stored: &str) -> Result<Environment, VerifyFailure> {
     crate::tenant_client::environment(settings, stored)
         .map_err(|e| VerifyFailure::Other(e.to_string()))
 }
