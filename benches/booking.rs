@@ -7,10 +7,10 @@
 //!
 //! Prints p50/p99 for availability (cache miss and cache hit) and for book, and the sandbox's
 //! call counts per booking by endpoint.
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../tests/sync_support/mod.rs"]
-mod sync_support;
+#[allow(dead_code)]
+#[path = "../tests/api/helpers/mod.rs"]
+mod helpers;
+use helpers::sync as sync_support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -10,18 +10,19 @@
 //! 3. Event-to-ServiceTitan latency p50/p99: 1,000 tenants × 1 credit event/s; from the event's
 //!    commit to the task that wrote the balance finishing.
 use std::time::{Duration, Instant};
+use titanbridge::store::task_kind::TaskKind;
 
 use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use secrecy::SecretString;
 use titanbridge::config::{Settings, random_key};
 use titanbridge::sandbox::{self, SandboxConfig, SandboxHandle, TenantSeed};
-use titanbridge::startup::AppState;
+use titanbridge::state::AppState;
 use titanbridge::store::entities::{integration, partner, sync_task};
 use titanbridge::store::members::{LocationInput, MemberInput};
 use titanbridge::store::tasks::{self, NewTask};
 use titanbridge::store::{ledger, links, members};
-use titanbridge::sync::{WorkerOptions, kinds};
+use titanbridge::sync::WorkerOptions;
 use tokio::sync::watch;
 
 const APP_KEY: &str = "bench-app-key";
@@ -223,7 +224,10 @@ async fn throughput(pg: Option<&str>) {
     let db = e.state.store.db();
     for (iid, _, locs) in &e.tenants {
         for l in locs {
-            kinds::enqueue_credit(db, *iid, *l).await.expect("enqueue");
+            TaskKind::CreditBalance { location_id: *l }
+                .enqueue(db, *iid)
+                .await
+                .expect("enqueue");
         }
     }
     let total = (n_tenants * per_tenant) as i64;
@@ -256,7 +260,7 @@ async fn rate_use(pg: Option<&str>) {
                 &txn,
                 NewTask::now(
                     *iid,
-                    kinds::CREDIT_BALANCE,
+                    TaskKind::CreditBalance { location_id: 0 }.name(),
                     serde_json::json!({"location_id": locs[0]}),
                     None,
                 ),
@@ -327,9 +331,12 @@ async fn latency(pg: Option<&str>) {
                 )
                 .await
                 .expect("ledger");
-                kinds::enqueue_credit(&txn, *iid, locs[0])
-                    .await
-                    .expect("enqueue");
+                TaskKind::CreditBalance {
+                    location_id: locs[0],
+                }
+                .enqueue(&txn, *iid)
+                .await
+                .expect("enqueue");
                 txn.commit().await.expect("commit");
             })
             .await;
@@ -348,7 +355,9 @@ async fn latency(pg: Option<&str>) {
     let rows = sync_task::Entity::find().all(db).await.expect("tasks");
     let mut lat: Vec<f64> = rows
         .iter()
-        .filter(|t| t.state == "done" && t.kind == kinds::CREDIT_BALANCE)
+        .filter(|t| {
+            t.state == "done" && t.kind == TaskKind::CreditBalance { location_id: 0 }.name()
+        })
         .map(|t| (t.updated_at - t.created_at).num_milliseconds() as f64 / 1000.0)
         .collect();
     lat.sort_by(|a, b| a.total_cmp(b));

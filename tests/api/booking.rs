@@ -1,8 +1,7 @@
 //! Capacity-aware booking over real HTTP against the sandbox: the last-slot race, idempotent
 //! retries, the call-centre fallback (capacity off, job refused), an outage finished by the
 //! queue, status flowing back from the pollers, and 422s naming the field.
-mod common;
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use std::time::Duration;
 

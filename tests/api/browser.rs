@@ -2,9 +2,7 @@
 //! `chromium-driver`, installed here if missing), driven with fantoccini: partner submits the
 //! tenant → ops approve → the link from the captured email → credentials → (mappings → submit → active).
 //! Screenshots of each page go to `<target>/screenshots/NN-name.png`.
-mod common;
-mod common_onb;
-mod common_smtp;
+use crate::helpers::{onb as common_onb, smtp as common_smtp};
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

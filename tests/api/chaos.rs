@@ -3,10 +3,7 @@
 //! several hundred platform events across several tenants. At the end: no duplicate customers,
 //! tags, notes, memberships or jobs; every credit field equals its ledger; every task is done
 //! or visibly dead with a reason.
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;

@@ -7,10 +7,7 @@
 //! ~10 s (every connection reset, new ones refused, then left hanging), once by resetting every
 //! connection (a crash restart). SQLite is a file, so there the tests cover the
 //! queue and worker behaviour that applies (the proxy test prints why it skips).
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::{app as common, sync as sync_support};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,10 +2,7 @@
 //! strict sandbox plays them): full-list PATCHes keep the contractor's values, creates whose
 //! answer is lost are not repeated, and a membership sale carries the mapped business unit and
 //! a real sale task. Real HTTP: platform API → worker → sandbox.
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The service skeleton over real HTTP: health, readiness, metrics, migrations on both
 //! databases, and start-up failures that name their cause.
-mod common;
+use crate::helpers::app as common;
 
 use common::{TestDb, spawn_app, spawn_with, test_settings};
 use std::process::Command;

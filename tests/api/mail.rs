@@ -1,8 +1,6 @@
 //! Mail against a real SMTP server on loopback: the approval email's recipient, subject and
 //! single-use link; the rejection email's reason; and an SMTP outage that loses nothing.
-mod common;
-mod common_onb;
-mod common_smtp;
+use crate::helpers::{onb as common_onb, smtp as common_smtp};
 
 use std::time::Duration;
 

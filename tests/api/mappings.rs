@@ -1,8 +1,7 @@
 //! Mapping steps over real HTTP against the in-process ServiceTitan sandbox: every step from
 //! credentials to go-live, each refusal (a 4xx naming the field), edits after activation, the
 //! wizard pages, and a tenant with 500 job types and 2,000 pricebook services.
-mod common;
-mod common_onb;
+use crate::helpers::onb as common_onb;
 
 use common_onb::{ADMIN_A, ADMIN_B, Client, OPS, World, my_integration, world};
 use reqwest::Method;

@@ -1,8 +1,7 @@
 //! Onboarding over real HTTP against the in-process ServiceTitan sandbox: every transition,
 //! illegal moves, tenant isolation, the role matrix, CSRF, setup tokens, sign-in limits and
 //! secret hygiene.
-mod common;
-mod common_onb;
+use crate::helpers::{app as common, onb as common_onb};
 
 use std::sync::{Arc, OnceLock};
 

@@ -1,9 +1,7 @@
 //! The sync status pages over real HTTP: the ops integration page's dead tasks with their last
 //! error and the Retry form, the ops console's sync column, the partner's status panel
 //! (backfill progress, updates needing attention, own integration only) and `/metrics`.
-mod common;
-mod common_onb;
-mod sync_support;
+use crate::helpers::{onb as common_onb, sync as sync_support};
 
 use common_onb::{Client, PASSWORD};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};

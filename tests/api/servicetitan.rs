@@ -1,5 +1,5 @@
 //! ServiceTitan client against the built-in sandbox over real HTTP (random ports).
-mod common_st;
+use crate::helpers::st as common_st;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

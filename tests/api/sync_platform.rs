@@ -1,9 +1,6 @@
 //! The platform API's edges (auth, 422 naming the field, idempotent replays) and the ops sync
 //! endpoints (figures, dead tasks with their reason, retry), over real HTTP.
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use reqwest::StatusCode;
 use secrecy::SecretString;

@@ -1,9 +1,6 @@
 //! The durable queue on a real database (SQLite, or PostgreSQL when `DATABASE_URL` says so):
 //! dedupe, leases, fairness, backoff, dead tasks and retry.
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::{app as common, sync as sync_support};
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,18 +1,16 @@
 //! Scenario tests over real HTTP: the platform API on one side, the sandbox on the other, an
 //! in-process worker in between. Each asserts the sandbox's final state.
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use std::time::Duration;
+use titanbridge::store::task_kind::TaskKind;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use sync_support::*;
 use titanbridge::sandbox::InvoiceLine;
 use titanbridge::servicetitan::{JobAppointmentInput, NewJob};
-use titanbridge::startup::AppState;
+use titanbridge::state::AppState;
 use titanbridge::store::entities::{credit_entry, inbound_seen, sync_task};
 use titanbridge::store::{ledger, links, members};
 
@@ -255,13 +253,10 @@ async fn hub_offline_adds_one_note_per_upcoming_job_and_none_after_it_is_back_on
     // Repeats are harmless: the same event again, and the reminder task forced again.
     let r = w.post_device(0, "loc-2", "offline").await;
     assert_eq!(r.json::<Value>().await.unwrap()["changed"], false);
-    titanbridge::sync::kinds::enqueue_reminders(
-        w.app.state.store.db(),
-        w.partners[0].integration_id,
-        location_id,
-    )
-    .await
-    .unwrap();
+    TaskKind::JobReminders { location_id }
+        .enqueue(w.app.state.store.db(), w.partners[0].integration_id)
+        .await
+        .unwrap();
     wait_idle(&w.app.state, w.partners[0].integration_id).await;
 
     let r = w.post_device(0, "loc-2", "online").await;

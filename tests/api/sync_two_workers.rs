@@ -2,22 +2,19 @@
 //! against one PostgreSQL: no task runs twice, each tenant stays under its rate limit (the
 //! sandbox refuses anything faster with 429), and both workers share the load. Skipped unless
 //! `DATABASE_URL` points at PostgreSQL (SQLite deployments run one worker).
-#[path = "common/mod.rs"]
-mod common;
-#[path = "sync_support/mod.rs"]
-mod sync_support;
+use crate::helpers::sync as sync_support;
 
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use sync_support::*;
-use titanbridge::startup::AppState;
+use titanbridge::state::AppState;
 use titanbridge::store::entities::sync_task;
 
 fn finished(state: &AppState, outcome: &str) -> u64 {
     let m = &state.metrics.sync_tasks;
-    titanbridge::sync::kinds::ALL
+    titanbridge::store::task_kind::TaskKind::NAMES
         .iter()
         .map(|k| m.with_label_values(&[*k, outcome]).get())
         .sum()

@@ -11,7 +11,7 @@ use titanbridge::sandbox::{self, SandboxConfig, SandboxHandle, TenantSeed};
 use titanbridge::store::users::{NewUser, Role};
 use titanbridge::store::{partners, users};
 
-use crate::common::{TestApp, TestDb, spawn_with, test_settings};
+use crate::helpers::app::{TestApp, TestDb, spawn_with, test_settings};
 
 /// Password of every seeded user.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -244,7 +244,7 @@ pub async fn fill_mappings(app: &TestApp, integration_id: i64) {
         eligible_service, integration, job_type_mapping, plan_mapping,
     };
     let db = app.state.store.db();
-    let catalog = titanbridge::catalog::Catalog::embedded().unwrap();
+    let catalog = titanbridge::domain::catalog::Catalog::embedded().unwrap();
     let now = chrono::Utc::now();
     for p in catalog.plans() {
         plan_mapping::ActiveModel {

@@ -10,12 +10,12 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use titanbridge::config::Settings;
 use titanbridge::sandbox::{self, SandboxConfig, SandboxHandle, TenantSeed};
-use titanbridge::startup::AppState;
+use titanbridge::state::AppState;
 use titanbridge::store::entities::{eligible_service, integration, partner, plan_mapping};
 use titanbridge::sync::WorkerOptions;
 use tokio::sync::watch;
 
-use crate::common::{TestApp, TestDb, spawn_with, test_settings};
+use crate::helpers::app::{TestApp, TestDb, spawn_with, test_settings};
 
 /// The sandbox's seeded IDs the tests map to.
 pub const TAG_TYPE: i64 = 3001;
