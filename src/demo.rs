@@ -114,7 +114,7 @@ fn demo_keys(path: &std::path::Path) -> anyhow::Result<(SecretString, SecretStri
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<()> {
-    let store = &state.store;
+    let store = state.store.db();
     if users::find_by_email(store, OPS_EMAIL).await?.is_none() {
         users::create(
             store,
@@ -169,8 +169,8 @@ pub async fn run_demo(settings: Settings) -> anyhow::Result<()> {
         "                  Client ID {} / Client Secret {} (Tenant ID {})",
         demo.tenant.client_id, demo.tenant.client_secret, demo.tenant.tenant_id
     );
-    if let Some(acme) = partners::find_by_slug(&demo.app.state().store, "acme").await? {
-        let token = partners::rotate_api_token(&demo.app.state().store, acme.id).await?;
+    if let Some(acme) = partners::find_by_slug(demo.app.state().store.db(), "acme").await? {
+        let token = partners::rotate_api_token(demo.app.state().store.db(), acme.id).await?;
         println!("  Platform API    bearer token for Acme (new each start): {token}");
         println!(
             "                  once the integration is active, enrol a member (README: Platform API):"

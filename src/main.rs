@@ -104,17 +104,17 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<()> {
     let partner_by_slug = |slug: String| {
         let store = store.clone();
         async move {
-            partners::find_by_slug(&store, &slug)
+            partners::find_by_slug(store.db(), &slug)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no partner with slug '{slug}'"))
         }
     };
     match cmd {
         AdminCommand::CreatePartner { name, slug } => {
-            if partners::find_by_slug(&store, &slug).await?.is_some() {
+            if partners::find_by_slug(store.db(), &slug).await?.is_some() {
                 anyhow::bail!("a partner with slug '{slug}' already exists");
             }
-            let p = partners::create(&store, name.trim(), slug.trim()).await?;
+            let p = partners::create(store.db(), name.trim(), slug.trim()).await?;
             println!("partner {} created (slug {})", p.id, p.slug);
         }
         AdminCommand::CreateUser {
@@ -148,14 +148,14 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<()> {
             if password.chars().count() < 12 {
                 anyhow::bail!("password: use at least 12 characters");
             }
-            if users::find_by_email(&store, email.as_str())
+            if users::find_by_email(store.db(), email.as_str())
                 .await?
                 .is_some()
             {
                 anyhow::bail!("a user with email {} already exists", email.as_str());
             }
             let u = users::create(
-                &store,
+                store.db(),
                 users::NewUser {
                     partner_id,
                     email: email.as_str(),
@@ -169,7 +169,7 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::IssueApiToken { partner } => {
             let p = partner_by_slug(partner).await?;
-            let token = partners::rotate_api_token(&store, p.id).await?;
+            let token = partners::rotate_api_token(store.db(), p.id).await?;
             println!("{token}");
             eprintln!(
                 "platform API token for {} (shown once; the old one no longer works)",
@@ -235,7 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             titanbridge::sandbox::run_cli(&bind, cfg).await?;
         }
-        // --- sync worker (added by the sync branch; the lead may restyle) ---
+        // --- sync worker ---
         Command::Worker { no_migrate } => {
             let migrate = settings.migrate_on_start && !no_migrate;
             let state = AppState::build(settings, migrate).await?;

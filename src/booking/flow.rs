@@ -20,7 +20,7 @@ use crate::servicetitan::{
 };
 use crate::state::AppState;
 use crate::store::bookings::{self, Booking, Outcome, status};
-use crate::store::platform::{self, Integration};
+use crate::store::platform::Integration;
 use crate::store::{links, members, reminders};
 
 /// How long an interactive attempt waits for a missing customer/location link.
@@ -78,10 +78,10 @@ pub async fn attempt(
     if booking.status != status::PENDING {
         return Ok(Attempted::Done);
     }
-    let integration = platform::integration_of_partner(db, booking.partner_id)
+    let integration = crate::store::integrations::for_partner(db, booking.partner_id)
         .await?
         .ok_or_else(|| BookingError::Permanent("the partner has no integration".into()))?;
-    if integration.state != "active" {
+    if integration.state != crate::domain::onboarding::IntegrationState::Active.as_str() {
         return Err(BookingError::NotReady(format!(
             "integration is {}",
             integration.state

@@ -1,4 +1,4 @@
-//! Capacity-aware booking into ServiceTitan (issue 7).
+//! Capacity-aware booking into ServiceTitan.
 //!
 //! A booking is recorded as `pending` under the partner's Idempotency-Key together with a
 //! deferred queue task, then attempted at once ([`submit`]): with real-time capacity on, the

@@ -56,8 +56,8 @@ impl Outbox {
     pub async fn deliver_due(&self) -> StoreResult<Report> {
         let mut report = Report::default();
         let now = now_ms();
-        for row in outbox::due(&self.store, now, 50).await? {
-            if !outbox::claim(&self.store, &row, now + LEASE_MS).await? {
+        for row in outbox::due(self.store.db(), now, 50).await? {
+            if !outbox::claim(self.store.db(), &row, now + LEASE_MS).await? {
                 continue;
             }
             let attempts = row.attempts + 1;
@@ -69,14 +69,15 @@ impl Outbox {
             };
             match self.mailer.send(&msg).await {
                 Ok(()) => {
-                    outbox::mark_sent(&self.store, row.id).await?;
+                    outbox::mark_sent(self.store.db(), row.id).await?;
                     tracing::info!(email_id = row.id, to = %row.to_address, "email sent");
                     report.sent += 1;
                 }
                 Err(e) => {
                     let dead = attempts >= MAX_ATTEMPTS;
                     let next = now_ms() + backoff_ms(attempts);
-                    outbox::mark_failed(&self.store, row.id, &e.to_string(), next, dead).await?;
+                    outbox::mark_failed(self.store.db(), row.id, &e.to_string(), next, dead)
+                        .await?;
                     tracing::warn!(email_id = row.id, attempts, dead, error = %e, "email not sent");
                     report.failed += 1;
                 }

@@ -89,7 +89,7 @@ impl Ctx<'_> {
     }
 
     async fn save(&self, change: Change) -> Result<(), ServiceError> {
-        Ok(mappings::save(&self.state.store, self.row, self.actor, &change).await?)
+        Ok(mappings::save(self.state.store.db(), self.row, self.actor, &change).await?)
     }
 
     /// Maps plan `plan_code` to an active membership type, with the business unit and the sale

@@ -13,7 +13,7 @@ use crate::mail::messages;
 use crate::state::AppState;
 use crate::store::entities::integration;
 use crate::store::integrations::{self, Actor, ApplyError, Patch};
-use crate::store::{Store, outbox, partners, setup_tokens, users};
+use crate::store::{outbox, partners, setup_tokens, users};
 
 /// Maps a refused state change to the API's error: 409 naming the allowed moves.
 pub fn apply_error(e: ApplyError) -> ServiceError {
@@ -48,7 +48,7 @@ pub async fn partner_integration(
     partner_id: i64,
 ) -> Result<integration::Model, ServiceError> {
     Ok(integrations::ensure_for_partner(
-        &state.store,
+        state.store.db(),
         partner_id,
         &state.settings.servicetitan.environment,
     )
@@ -192,14 +192,14 @@ pub async fn suspend(
     let event = Event::Suspend {
         reason: reason(reason_text)?,
     };
-    integrations::apply_one(&state.store, row, &event, ops, Patch::default())
+    integrations::apply_one(state.store.db(), row, &event, ops, Patch::default())
         .await
         .map_err(apply_error)
 }
 
 /// Applies a data-less event as `actor`.
 pub async fn simple(
-    store: &Store,
+    db: &sea_orm::DatabaseConnection,
     row: &integration::Model,
     event: Event,
     actor: &Actor,
@@ -208,7 +208,7 @@ pub async fn simple(
         clear_credentials: event.kind() == EventKind::Disconnect,
         ..Patch::default()
     };
-    integrations::apply_one(store, row, &event, actor, patch)
+    integrations::apply_one(db, row, &event, actor, patch)
         .await
         .map_err(apply_error)
 }
@@ -305,9 +305,15 @@ pub async fn connect_credentials(
         last_error: Some(None),
         ..Patch::default()
     };
-    integrations::apply_one(&state.store, row, &Event::ConnectCredentials, user, patch)
-        .await
-        .map_err(apply_error)
+    integrations::apply_one(
+        state.store.db(),
+        row,
+        &Event::ConnectCredentials,
+        user,
+        patch,
+    )
+    .await
+    .map_err(apply_error)
 }
 
 /// Re-checks the stored credentials; if ServiceTitan refuses them the integration moves to
@@ -348,9 +354,15 @@ pub async fn check_connection(
                 last_error: Some(Some(e.to_string())),
                 ..Patch::default()
             };
-            integrations::apply_one(&state.store, row, &Event::CredentialsFailed, user, patch)
-                .await
-                .map_err(apply_error)
+            integrations::apply_one(
+                state.store.db(),
+                row,
+                &Event::CredentialsFailed,
+                user,
+                patch,
+            )
+            .await
+            .map_err(apply_error)
         }
         Err(e) => Err(verify_error(e)),
     }
@@ -365,7 +377,7 @@ pub async fn submit_integration(
     let actor = user.clone();
     if integrations::state_of(row)? == IntegrationState::CredentialsConnected {
         let missing =
-            integrations::missing_mapping_items(&state.store, row, &state.catalog).await?;
+            integrations::missing_mapping_items(state.store.db(), row, &state.catalog).await?;
         if !missing.is_empty() {
             return Err(ServiceError::Validation(
                 missing
@@ -397,7 +409,7 @@ pub async fn submit_integration(
         txn.commit().await.map_err(db_error)?;
         return Ok(active);
     }
-    let active = simple(&state.store, row, Event::Activate, &actor).await?;
+    let active = simple(state.store.db(), row, Event::Activate, &actor).await?;
     crate::store::tasks::enqueue_all_members(state.store.db(), active.id, active.partner_id)
         .await?;
     Ok(active)

@@ -4,12 +4,12 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::entities::{integration, integration_event};
-use super::{Store, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 use crate::domain::catalog::Catalog;
 use crate::domain::onboarding::{Event, IntegrationState, TransitionError, transition};
 
@@ -163,13 +163,13 @@ pub async fn apply<C: ConnectionTrait>(
 
 /// [`apply`] in a transaction of its own.
 pub async fn apply_one(
-    store: &Store,
+    db: &DatabaseConnection,
     current: &integration::Model,
     event: &Event,
     actor: &Actor,
     patch: Patch,
 ) -> Result<integration::Model, ApplyError> {
-    let txn = store.db().begin().await?;
+    let txn = db.begin().await?;
     let row = apply(&txn, current, event, actor, patch).await?;
     txn.commit().await?;
     Ok(row)
@@ -177,39 +177,47 @@ pub async fn apply_one(
 
 /// The integration with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<integration::Model> {
+    find(db, id)
+        .await?
+        .ok_or(StoreError::NotFound("integration"))
+}
+
+/// The integration with `id`, if there is one.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<integration::Model>> {
+    Ok(integration::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The integration with `id` if it belongs to `partner_id`; another partner's is "not found".
+pub async fn get_owned<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    partner_id: i64,
+) -> StoreResult<integration::Model> {
     integration::Entity::find_by_id(id)
+        .filter(integration::Column::PartnerId.eq(partner_id))
         .one(db)
         .await?
         .ok_or(StoreError::NotFound("integration"))
 }
 
-/// The integration with `id` if it belongs to `partner_id`; another partner's is "not found".
-pub async fn get_owned(store: &Store, id: i64, partner_id: i64) -> StoreResult<integration::Model> {
-    integration::Entity::find_by_id(id)
-        .filter(integration::Column::PartnerId.eq(partner_id))
-        .one(store.db())
-        .await?
-        .ok_or(StoreError::NotFound("integration"))
-}
-
 /// The partner's integration, if it has one.
-pub async fn for_partner(
-    store: &Store,
+pub async fn for_partner<C: ConnectionTrait>(
+    db: &C,
     partner_id: i64,
 ) -> StoreResult<Option<integration::Model>> {
     Ok(integration::Entity::find()
         .filter(integration::Column::PartnerId.eq(partner_id))
-        .one(store.db())
+        .one(db)
         .await?)
 }
 
 /// The partner's integration, created in `not_connected` on first use.
-pub async fn ensure_for_partner(
-    store: &Store,
+pub async fn ensure_for_partner<C: ConnectionTrait>(
+    db: &C,
     partner_id: i64,
     environment: &str,
 ) -> StoreResult<integration::Model> {
-    if let Some(row) = for_partner(store, partner_id).await? {
+    if let Some(row) = for_partner(db, partner_id).await? {
         return Ok(row);
     }
     let now = Utc::now();
@@ -226,20 +234,20 @@ pub async fn ensure_for_partner(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(store.db())
+    .insert(db)
     .await;
     match inserted {
         Ok(row) => Ok(row),
         // Two first requests raced: the unique partner_id kept one row; use it.
-        Err(e) => for_partner(store, partner_id)
+        Err(e) => for_partner(db, partner_id)
             .await?
             .ok_or(StoreError::from(e)),
     }
 }
 
 /// Integrations in `state` (every one when `None`), oldest submission first.
-pub async fn list(
-    store: &Store,
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
     state: Option<IntegrationState>,
 ) -> StoreResult<Vec<integration::Model>> {
     let mut q = integration::Entity::find();
@@ -248,19 +256,19 @@ pub async fn list(
     }
     Ok(q.order_by_asc(integration::Column::SubmittedAt)
         .order_by_asc(integration::Column::Id)
-        .all(store.db())
+        .all(db)
         .await?)
 }
 
 /// The audit log of one integration, oldest first.
-pub async fn events(
-    store: &Store,
+pub async fn events<C: ConnectionTrait>(
+    db: &C,
     integration_id: i64,
 ) -> StoreResult<Vec<integration_event::Model>> {
     Ok(integration_event::Entity::find()
         .filter(integration_event::Column::IntegrationId.eq(integration_id))
         .order_by_asc(integration_event::Column::Id)
-        .all(store.db())
+        .all(db)
         .await?)
 }
 
@@ -268,12 +276,12 @@ pub async fn events(
 /// understands (noun phrases such as `Membership type for plan "Basic"`), in wizard order;
 /// empty when nothing is missing. The rules are [`crate::domain::mapping::missing_items`]
 /// over the stored rows (see [`super::mappings`]).
-pub async fn missing_mapping_items(
-    store: &Store,
+pub async fn missing_mapping_items<C: ConnectionTrait>(
+    db: &C,
     integration: &integration::Model,
     catalog: &Catalog,
 ) -> StoreResult<Vec<String>> {
-    let rows = super::mappings::rows(store.db(), integration.id).await?;
+    let rows = super::mappings::rows(db, integration.id).await?;
     let current = super::mappings::current(integration, &rows);
     Ok(crate::domain::mapping::missing_items(catalog, &current)
         .iter()

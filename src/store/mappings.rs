@@ -8,13 +8,13 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
+use super::StoreResult;
 use super::entities::{eligible_service, integration, job_type_mapping, plan_mapping};
 use super::integrations::{self, Actor};
-use super::{Store, StoreResult};
 use crate::domain::mapping::{CapacityMode, CurrentMappings, JobTypeChoice, MissingItem};
 
 /// The audit-log event of a mapping change.
@@ -253,12 +253,12 @@ pub fn missing_label(item: &MissingItem) -> String {
 
 /// Applies `change` to `row`'s mappings and records it in the audit log, in one transaction.
 pub async fn save(
-    store: &Store,
+    db: &DatabaseConnection,
     row: &integration::Model,
     actor: &Actor,
     change: &Change,
 ) -> StoreResult<()> {
-    let txn = store.db().begin().await?;
+    let txn = db.begin().await?;
     write(&txn, row.id, change).await?;
     integrations::audit(&txn, row, actor, EDIT_EVENT, Some(change.describe())).await?;
     txn.commit().await?;

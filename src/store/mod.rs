@@ -11,6 +11,7 @@ pub mod bookings;
 pub mod cursors;
 pub mod devices;
 pub mod entities;
+pub mod idempotency;
 pub mod integrations;
 pub mod ledger;
 pub mod links;

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::entities::outbound_email;
-use super::{Store, StoreError, StoreResult, now_ms};
+use super::{StoreError, StoreResult, now_ms};
 
 /// Waiting to be sent (or retried).
 pub const PENDING: &str = "pending";
@@ -54,8 +54,8 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail) -> StoreResult
 }
 
 /// Pending messages whose next attempt is due, oldest first.
-pub async fn due(
-    store: &Store,
+pub async fn due<C: ConnectionTrait>(
+    db: &C,
     now_ms: i64,
     limit: u64,
 ) -> StoreResult<Vec<outbound_email::Model>> {
@@ -65,14 +65,14 @@ pub async fn due(
         .order_by_asc(outbound_email::Column::NextAttemptMs)
         .order_by_asc(outbound_email::Column::Id)
         .limit(limit)
-        .all(store.db())
+        .all(db)
         .await?)
 }
 
 /// Claims a due message for one sender: pushes its next attempt to `lease_until_ms` only if
 /// nobody else did first. `false` means another sender has it.
-pub async fn claim(
-    store: &Store,
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
     row: &outbound_email::Model,
     lease_until_ms: i64,
 ) -> StoreResult<bool> {
@@ -88,13 +88,13 @@ pub async fn claim(
         .filter(outbound_email::Column::Id.eq(row.id))
         .filter(outbound_email::Column::State.eq(PENDING))
         .filter(outbound_email::Column::NextAttemptMs.eq(row.next_attempt_ms))
-        .exec(store.db())
+        .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
 }
 
 /// Records a successful delivery.
-pub async fn mark_sent(store: &Store, id: i64) -> StoreResult<()> {
+pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()> {
     outbound_email::Entity::update_many()
         .col_expr(outbound_email::Column::State, Expr::value(SENT))
         .col_expr(
@@ -106,14 +106,14 @@ pub async fn mark_sent(store: &Store, id: i64) -> StoreResult<()> {
             Expr::value(None::<String>),
         )
         .filter(outbound_email::Column::Id.eq(id))
-        .exec(store.db())
+        .exec(db)
         .await?;
     Ok(())
 }
 
 /// Records a failed attempt: retry at `next_attempt_ms`, or give up (`dead`).
-pub async fn mark_failed(
-    store: &Store,
+pub async fn mark_failed<C: ConnectionTrait>(
+    db: &C,
     id: i64,
     error: &str,
     next_attempt_ms: i64,
@@ -133,19 +133,19 @@ pub async fn mark_failed(
             Expr::value(next_attempt_ms),
         )
         .filter(outbound_email::Column::Id.eq(id))
-        .exec(store.db())
+        .exec(db)
         .await?;
     Ok(())
 }
 
 /// Makes a pending or dead message due now (the ops "retry" button).
-pub async fn retry_now(store: &Store, id: i64) -> StoreResult<()> {
+pub async fn retry_now<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<()> {
     let res = outbound_email::Entity::update_many()
         .col_expr(outbound_email::Column::State, Expr::value(PENDING))
         .col_expr(outbound_email::Column::NextAttemptMs, Expr::value(now_ms()))
         .filter(outbound_email::Column::Id.eq(id))
         .filter(outbound_email::Column::State.ne(SENT))
-        .exec(store.db())
+        .exec(db)
         .await?;
     if res.rows_affected == 0 {
         return Err(StoreError::NotFound("unsent email"));
@@ -154,22 +154,25 @@ pub async fn retry_now(store: &Store, id: i64) -> StoreResult<()> {
 }
 
 /// The most recent messages, newest first (the ops console's mail panel).
-pub async fn recent(store: &Store, limit: u64) -> StoreResult<Vec<outbound_email::Model>> {
+pub async fn recent<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> StoreResult<Vec<outbound_email::Model>> {
     Ok(outbound_email::Entity::find()
         .order_by_desc(outbound_email::Column::Id)
         .limit(limit)
-        .all(store.db())
+        .all(db)
         .await?)
 }
 
 /// The messages about one integration, newest first.
-pub async fn for_integration(
-    store: &Store,
+pub async fn for_integration<C: ConnectionTrait>(
+    db: &C,
     integration_id: i64,
 ) -> StoreResult<Vec<outbound_email::Model>> {
     Ok(outbound_email::Entity::find()
         .filter(outbound_email::Column::IntegrationId.eq(integration_id))
         .order_by_desc(outbound_email::Column::Id)
-        .all(store.db())
+        .all(db)
         .await?)
 }

@@ -2,10 +2,14 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder};
 
 use super::entities::partner;
-use super::{Store, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 
 /// Creates a partner.
-pub async fn create(store: &Store, name: &str, slug: &str) -> StoreResult<partner::Model> {
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    slug: &str,
+) -> StoreResult<partner::Model> {
     Ok(partner::ActiveModel {
         name: Set(name.to_owned()),
         slug: Set(slug.to_owned()),
@@ -13,7 +17,7 @@ pub async fn create(store: &Store, name: &str, slug: &str) -> StoreResult<partne
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }
-    .insert(store.db())
+    .insert(db)
     .await?)
 }
 
@@ -26,29 +30,32 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<partner::Mo
 }
 
 /// Every partner, oldest first.
-pub async fn list(store: &Store) -> StoreResult<Vec<partner::Model>> {
+pub async fn list<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<partner::Model>> {
     Ok(partner::Entity::find()
         .order_by_asc(partner::Column::Id)
-        .all(store.db())
+        .all(db)
         .await?)
 }
 
 /// The partner with `slug`, if any.
-pub async fn find_by_slug(store: &Store, slug: &str) -> StoreResult<Option<partner::Model>> {
+pub async fn find_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> StoreResult<Option<partner::Model>> {
     use sea_orm::{ColumnTrait, QueryFilter};
     Ok(partner::Entity::find()
         .filter(partner::Column::Slug.eq(slug))
-        .one(store.db())
+        .one(db)
         .await?)
 }
 
 /// Issues a new platform API bearer token for the partner, replacing any earlier one. Only its
 /// SHA-256 is stored; the token is returned once to be handed to the platform.
-pub async fn rotate_api_token(store: &Store, partner_id: i64) -> StoreResult<String> {
-    let row = get(store.db(), partner_id).await?;
+pub async fn rotate_api_token<C: ConnectionTrait>(db: &C, partner_id: i64) -> StoreResult<String> {
+    let row = get(db, partner_id).await?;
     let token = format!("tbp_{}", crate::crypto::random_token());
     let mut active: partner::ActiveModel = row.into();
     active.api_token_hash = Set(Some(crate::crypto::sha256_hex(&token)));
-    active.update(store.db()).await?;
+    active.update(db).await?;
     Ok(token)
 }

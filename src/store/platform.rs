@@ -1,9 +1,10 @@
 //! What the platform API and the sync engine read about partners and integrations: the
 //! partner behind a bearer token, its integration, idempotent API responses, backfill progress.
+use crate::domain::onboarding::IntegrationState;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::StoreResult;
-use super::entities::{api_idempotency, eligible_service, integration, partner};
+use super::entities::{eligible_service, integration, partner};
 use super::tasks::stmt;
 
 /// A partner row.
@@ -22,26 +23,10 @@ pub async fn partner_by_token_hash<C: ConnectionTrait>(
         .await?)
 }
 
-/// A partner's integration (at most one per partner).
-pub async fn integration_of_partner<C: ConnectionTrait>(
-    db: &C,
-    partner_id: i64,
-) -> StoreResult<Option<Integration>> {
-    Ok(integration::Entity::find()
-        .filter(integration::Column::PartnerId.eq(partner_id))
-        .one(db)
-        .await?)
-}
-
-/// One integration.
-pub async fn integration<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<Integration>> {
-    Ok(integration::Entity::find_by_id(id).one(db).await?)
-}
-
 /// Every integration in state `active`.
 pub async fn active_integrations<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<Integration>> {
     Ok(integration::Entity::find()
-        .filter(integration::Column::State.eq("active"))
+        .filter(integration::Column::State.eq(IntegrationState::Active.as_str()))
         .order_by_asc(integration::Column::Id)
         .all(db)
         .await?)
@@ -115,61 +100,6 @@ pub async fn touch_last_sync<C: ConnectionTrait>(db: &C, integration_id: i64) ->
     ))
     .await?;
     Ok(())
-}
-
-/// A stored first response to an idempotent API call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// Hash of the request that produced it.
-    pub request_hash: String,
-    /// HTTP status.
-    pub status: u16,
-    /// JSON body.
-    pub body: String,
-}
-
-/// The stored response for a partner's idempotency key, if any.
-pub async fn idempotent_response<C: ConnectionTrait>(
-    db: &C,
-    partner_id: i64,
-    key: &str,
-) -> StoreResult<Option<StoredResponse>> {
-    Ok(api_idempotency::Entity::find()
-        .filter(api_idempotency::Column::PartnerId.eq(partner_id))
-        .filter(api_idempotency::Column::IdempotencyKey.eq(key))
-        .one(db)
-        .await?
-        .map(|r| StoredResponse {
-            request_hash: r.request_hash,
-            status: u16::try_from(r.status).unwrap_or(200),
-            body: r.body,
-        }))
-}
-
-/// Stores the first response for a key; `false` when one was already stored (keep that one).
-pub async fn save_idempotent_response<C: ConnectionTrait>(
-    db: &C,
-    partner_id: i64,
-    key: &str,
-    resp: &StoredResponse,
-) -> StoreResult<bool> {
-    let b = db.get_database_backend();
-    let r = db
-        .execute_raw(stmt(
-            b,
-            "INSERT INTO api_idempotency (partner_id, idempotency_key, request_hash, status, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            vec![
-                partner_id.into(),
-                key.to_owned().into(),
-                resp.request_hash.clone().into(),
-                i32::from(resp.status).into(),
-                resp.body.clone().into(),
-                chrono::Utc::now().into(),
-            ],
-        ))
-        .await?;
-    Ok(r.rows_affected() == 1)
 }
 
 /// The membership type mapped to a plan code, if any.

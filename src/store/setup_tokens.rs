@@ -5,8 +5,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
+use super::StoreResult;
 use super::entities::setup_token;
-use super::{Store, StoreResult};
 use crate::crypto;
 
 /// How long a Continue Setup link works by default.
@@ -47,7 +47,10 @@ pub async fn issue<C: ConnectionTrait>(
 
 /// Uses `token` once: the integration it belongs to, or why it cannot be used. The "mark
 /// used" update is conditional, so two clicks racing still let only one through.
-pub async fn redeem(store: &Store, token: &str) -> StoreResult<Result<i64, TokenProblem>> {
+pub async fn redeem<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> StoreResult<Result<i64, TokenProblem>> {
     let hash = crypto::sha256_hex(token.trim());
     let now = Utc::now();
     let updated = setup_token::Entity::update_many()
@@ -55,9 +58,9 @@ pub async fn redeem(store: &Store, token: &str) -> StoreResult<Result<i64, Token
         .filter(setup_token::Column::TokenHash.eq(hash.as_str()))
         .filter(setup_token::Column::UsedAt.is_null())
         .filter(setup_token::Column::ExpiresAt.gt(now))
-        .exec(store.db())
+        .exec(db)
         .await?;
-    let row = find(store, token).await?;
+    let row = find(db, token).await?;
     Ok(match row {
         None => Err(TokenProblem::Unknown),
         Some(row) if updated.rows_affected == 1 => Ok(row.integration_id),
@@ -73,23 +76,26 @@ pub async fn redeem(store: &Store, token: &str) -> StoreResult<Result<i64, Token
 }
 
 /// Looks a token up without using it.
-pub async fn find(store: &Store, token: &str) -> StoreResult<Option<setup_token::Model>> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> StoreResult<Option<setup_token::Model>> {
     Ok(setup_token::Entity::find()
         .filter(setup_token::Column::TokenHash.eq(crypto::sha256_hex(token.trim())))
-        .one(store.db())
+        .one(db)
         .await?)
 }
 
 /// Moves a token's expiry (tests and ops tooling).
-pub async fn set_expiry(
-    store: &Store,
+pub async fn set_expiry<C: ConnectionTrait>(
+    db: &C,
     token: &str,
     expires_at: chrono::DateTime<Utc>,
 ) -> StoreResult<()> {
     setup_token::Entity::update_many()
         .col_expr(setup_token::Column::ExpiresAt, Expr::value(expires_at))
         .filter(setup_token::Column::TokenHash.eq(crypto::sha256_hex(token.trim())))
-        .exec(store.db())
+        .exec(db)
         .await?;
     Ok(())
 }

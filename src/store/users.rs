@@ -6,7 +6,7 @@ use sea_orm::{
 use secrecy::SecretString;
 
 use super::entities::user;
-use super::{Store, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 use crate::crypto;
 
 /// What a signed-in user may do.
@@ -53,7 +53,7 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user with an argon2 password hash.
-pub async fn create(store: &Store, new: NewUser<'_>) -> StoreResult<user::Model> {
+pub async fn create<C: ConnectionTrait>(db: &C, new: NewUser<'_>) -> StoreResult<user::Model> {
     let hash = crypto::hash_password(new.password)
         .map_err(|e| StoreError::Conflict(format!("cannot hash password: {e}")))?;
     Ok(user::ActiveModel {
@@ -65,22 +65,25 @@ pub async fn create(store: &Store, new: NewUser<'_>) -> StoreResult<user::Model>
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     }
-    .insert(store.db())
+    .insert(db)
     .await?)
 }
 
 /// The user signing in with `email` (case-insensitive).
-pub async fn find_by_email(store: &Store, email: &str) -> StoreResult<Option<user::Model>> {
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> StoreResult<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-        .one(store.db())
+        .one(db)
         .await?)
 }
 
 /// The user with `id`.
-pub async fn get(store: &Store, id: i64) -> StoreResult<user::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<user::Model> {
     user::Entity::find_by_id(id)
-        .one(store.db())
+        .one(db)
         .await?
         .ok_or(StoreError::NotFound("user"))
 }

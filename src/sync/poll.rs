@@ -194,7 +194,7 @@ where
     let opts = WorkerOptions::from_settings(&state.settings.worker);
     let ctx = SyncContext::new(state.clone(), opts.clone())?;
     let db = state.store.db();
-    let integration = platform::integration(db, integration_id)
+    let integration = crate::store::integrations::find(db, integration_id)
         .await?
         .ok_or_else(|| SyncError::Integration {
             id: integration_id,
@@ -225,7 +225,7 @@ where
                 Ok(out) => {
                     failures = 0;
                     done_total += out.read as u64;
-                    let total = platform::integration(db, integration_id)
+                    let total = crate::store::integrations::find(db, integration_id)
                         .await?
                         .map(|i| i.backfill_total.max(0) as u64)
                         .unwrap_or(0);

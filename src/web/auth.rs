@@ -158,7 +158,7 @@ pub async fn authenticate(
     limiter
         .check(email, ip)
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
-    let user = users::find_by_email(&state.store, email).await?;
+    let user = users::find_by_email(state.store.db(), email).await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())

@@ -57,25 +57,6 @@ impl ApiError {
         }])
     }
 
-    /// Converts `validator` errors into field errors.
-    pub fn from_validator(errs: validator::ValidationErrors) -> ApiError {
-        let mut out = Vec::new();
-        for (field, list) in errs.field_errors() {
-            for e in list {
-                out.push(FieldError {
-                    field: field.to_string(),
-                    message: e
-                        .message
-                        .as_ref()
-                        .map(|m| m.to_string())
-                        .unwrap_or_else(|| format!("is invalid ({})", e.code)),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.field.cmp(&b.field));
-        ApiError::Validation(out)
-    }
-
     /// Seconds for the `Retry-After` header, when the client should simply try again.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {

@@ -252,7 +252,7 @@ async fn capacity_off_creates_a_tagged_booking_request() {
     // The path's booking provider is the tenant's booking provider tag (the sandbox seeds one,
     // 9601), not the partner's tag type; with one active tag it is found and remembered.
     assert_eq!(req.booking_provider_id, Some(9601));
-    let row = titanbridge::store::platform::integration(
+    let row = titanbridge::store::integrations::find(
         t.w.app.state.store.db(),
         t.w.partners[0].integration_id,
     )

@@ -285,7 +285,7 @@ async fn onboarding_happy_path_in_chromium() {
 async fn ops_sync_card(w: &World, c: &Client, base: &str, shots: &mut Shots) {
     use titanbridge::store::tasks::{self, ClaimRequest, NewTask};
     let db = w.app.state.store.db();
-    let iid = titanbridge::store::integrations::list(&w.app.state.store, None)
+    let iid = titanbridge::store::integrations::list(w.app.state.store.db(), None)
         .await
         .unwrap()
         .into_iter()

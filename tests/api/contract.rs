@@ -775,7 +775,11 @@ fn the_report_file_gets_a_tally_line_at_exit() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("contract.report");
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "report_child_records", "--test-threads=1"])
+        .args([
+            "--exact",
+            "contract::report_child_records",
+            "--test-threads=1",
+        ])
         .env("TITANBRIDGE_CONTRACT_REPORT", &report)
         .env("TITANBRIDGE_CONTRACT_REPORT_CHILD", "1")
         .stdout(std::process::Stdio::null())

@@ -288,7 +288,7 @@ async fn admin_commands_create_accounts_and_issue_a_working_api_token() {
         .unwrap()
         .expect("the token identifies the partner");
     assert_eq!(partner.slug, "acme");
-    let user = titanbridge::store::users::find_by_email(&store, "ann@acme.example")
+    let user = titanbridge::store::users::find_by_email(store.db(), "ann@acme.example")
         .await
         .unwrap()
         .expect("email stored lowercased");

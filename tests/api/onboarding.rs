@@ -532,7 +532,7 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
     let mail = newest_email_to(&w.app, ADMIN_A).await;
     let token = token_in(&mail.body_text);
     // Only the hash is stored.
-    let row = titanbridge::store::setup_tokens::find(&w.app.state.store, &token)
+    let row = titanbridge::store::setup_tokens::find(w.app.state.store.db(), &token)
         .await
         .unwrap()
         .unwrap();
@@ -588,7 +588,7 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
     let fresh = token_in(&newest_email_to(&w.app, ADMIN_A).await.body_text);
     assert_ne!(fresh, token);
     titanbridge::store::setup_tokens::set_expiry(
-        &w.app.state.store,
+        w.app.state.store.db(),
         &fresh,
         chrono::Utc::now() - chrono::Duration::minutes(1),
     )
@@ -599,7 +599,7 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
     assert_eq!(r.status, 410);
     assert!(r.text.contains("expired"), "{}", r.text);
     let csrf = Client::page_csrf(&r.text).unwrap();
-    let before = titanbridge::store::outbox::recent(&w.app.state.store, 100)
+    let before = titanbridge::store::outbox::recent(w.app.state.store.db(), 100)
         .await
         .unwrap()
         .len();
@@ -608,7 +608,7 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("new link is on its way"));
-    let after = titanbridge::store::outbox::recent(&w.app.state.store, 100)
+    let after = titanbridge::store::outbox::recent(w.app.state.store.db(), 100)
         .await
         .unwrap()
         .len();

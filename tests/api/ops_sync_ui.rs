@@ -19,7 +19,7 @@ const ST_ERROR: &str = "ServiceTitan returned 400: Location is inactive";
 async fn user(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> Client {
     let pw = SecretString::from(PASSWORD.to_owned());
     users::create(
-        &w.app.state.store,
+        w.app.state.store.db(),
         NewUser {
             partner_id,
             email,

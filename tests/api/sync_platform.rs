@@ -169,7 +169,7 @@ async fn device_events_open_and_resolve_alerts_and_refuse_unknown_events() {
 async fn sign_in(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> (String, String) {
     let pw = SecretString::from("correct horse battery".to_owned());
     users::create(
-        &w.app.state.store,
+        w.app.state.store.db(),
         NewUser {
             partner_id,
             email,

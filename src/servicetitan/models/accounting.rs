@@ -46,10 +46,7 @@ pub struct InvoiceItem {
     /// Description.
     pub description: Option<String>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -63,10 +60,7 @@ pub struct Invoice {
     #[serde(deserialize_with = "null_default")]
     pub reference_number: String,
     /// Invoice date.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub invoice_date: Option<DateTime<Utc>>,
     /// Total.
     #[serde(deserialize_with = "decimal")]
@@ -84,9 +78,6 @@ pub struct Invoice {
     #[serde(deserialize_with = "null_default")]
     pub items: Vec<InvoiceItem>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }

@@ -69,16 +69,10 @@ pub struct Customer {
     #[serde(deserialize_with = "null_default")]
     pub external_data: Vec<ExternalDataItem>,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -207,16 +201,10 @@ pub struct Location {
     #[serde(deserialize_with = "null_default")]
     pub external_data: Vec<ExternalDataItem>,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -318,10 +306,7 @@ pub struct Booking {
     /// `Residential` or `Commercial`.
     pub customer_type: Option<String>,
     /// Requested start.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub start: Option<DateTime<Utc>>,
     /// First-time client.
     pub is_first_time_client: Option<bool>,
@@ -340,16 +325,10 @@ pub struct Booking {
     /// Priority.
     pub priority: Option<String>,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

@@ -44,16 +44,10 @@ pub struct Availability {
     /// End in the tenant's local time (as sent).
     pub end: String,
     /// Start in UTC.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub start_utc: Option<DateTime<Utc>>,
     /// End in UTC.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub end_utc: Option<DateTime<Utc>>,
     /// Business units of the slot.
     pub business_unit_ids: Vec<i64>,
@@ -74,10 +68,7 @@ pub struct Availability {
 #[serde(rename_all = "camelCase", default)]
 pub struct CapacityResponse {
     /// When ServiceTitan computed the answer.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub time_stamp: Option<DateTime<Utc>>,
     /// One row per time frame and business-unit group.
     pub availabilities: Vec<Availability>,

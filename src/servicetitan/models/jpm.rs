@@ -22,10 +22,7 @@ pub struct Job {
     /// `Scheduled`, `Dispatched`, `InProgress`, `Hold`, `Completed`, `Canceled`.
     pub job_status: String,
     /// When completed.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub completed_on: Option<DateTime<Utc>>,
     /// Business unit.
     pub business_unit_id: i64,
@@ -57,16 +54,10 @@ pub struct Job {
     #[serde(deserialize_with = "null_default")]
     pub external_data: Vec<ExternalDataItem>,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -157,16 +148,10 @@ pub struct JobNote {
     /// Author.
     pub created_by_id: Option<i64>,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -203,10 +188,7 @@ pub struct JobType {
     /// Whether active.
     pub active: bool,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -222,43 +204,25 @@ pub struct Appointment {
     #[serde(deserialize_with = "null_default")]
     pub appointment_number: String,
     /// Start.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub start: Option<DateTime<Utc>>,
     /// End.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub end: Option<DateTime<Utc>>,
     /// Arrival window start.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub arrival_window_start: Option<DateTime<Utc>>,
     /// Arrival window end.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub arrival_window_end: Option<DateTime<Utc>>,
     /// `Scheduled`, `Dispatched`, `Working`, `Hold`, `Done`, `Canceled`.
     pub status: String,
     /// Customer.
     pub customer_id: i64,
     /// Created.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub created_on: Option<DateTime<Utc>>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }

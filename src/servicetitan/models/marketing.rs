@@ -17,9 +17,6 @@ pub struct Campaign {
     /// Category.
     pub category: Option<IdName>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }

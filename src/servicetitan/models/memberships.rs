@@ -17,10 +17,7 @@ pub struct MembershipType {
     /// Location target.
     pub location_target: Option<String>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 
@@ -41,24 +38,15 @@ pub struct CustomerMembership {
     /// `Active`, `Suspended`, `Expired`, `Canceled`, `Deleted`.
     pub status: String,
     /// Start.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub from: Option<DateTime<Utc>>,
     /// End.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub to: Option<DateTime<Utc>>,
     /// Memo.
     pub memo: Option<String>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

@@ -27,9 +27,6 @@ pub struct PricebookService {
     #[serde(deserialize_with = "null_default")]
     pub categories: Vec<IdName>,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }

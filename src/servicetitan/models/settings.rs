@@ -15,10 +15,7 @@ pub struct BusinessUnit {
     /// Whether active.
     pub active: bool,
     /// Last modified.
-    #[serde(
-        deserialize_with = "super::ts::opt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "super::ts::lenient")]
     pub modified_on: Option<DateTime<Utc>>,
 }
 

@@ -18,6 +18,23 @@ pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::
     Ok(raw.as_deref().and_then(parse))
 }
 
+/// `#[serde(with = "ts::lenient")]` for read-model timestamps: reads like [`opt`], writes
+/// RFC 3339 (or `null`).
+pub mod lenient {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserializer, Serialize, Serializer};
+
+    /// See [`super::opt`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        super::opt(d)
+    }
+
+    /// As chrono writes it.
+    pub fn serialize<S: Serializer>(v: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ mod reminders;
 mod tags;
 
 use crate::servicetitan::TenantClient;
-use crate::store::platform::{self, Integration};
+use crate::store::platform::Integration;
 use crate::store::task_kind::TaskKind;
 use crate::store::tasks::Task;
 
@@ -26,7 +26,7 @@ pub(crate) struct Run<'a> {
 /// Runs one task's handler.
 pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
     let db = ctx.state.store.db();
-    let integration = platform::integration(db, task.integration_id)
+    let integration = crate::store::integrations::find(db, task.integration_id)
         .await?
         .ok_or_else(|| HandlerError::Permanent("integration deleted".into()))?;
     let client = client_for(ctx, &integration)?;

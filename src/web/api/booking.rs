@@ -20,12 +20,11 @@ use serde_json::{Value, json};
 use crate::booking::{self, BookingError, Submitted};
 use crate::capacity::{CapacityQuery, MAX_RANGE_DAYS, open_in_range};
 use crate::domain::booking::{ArrivalWindow, Slot};
-use crate::domain::ids::IdempotencyKey;
 use crate::domain::mapping::CapacityMode;
 use crate::state::AppState;
 use crate::store::bookings::{self, Booking, NewBooking};
 use crate::store::members::{self, ServiceLocation};
-use crate::store::platform::{self, Integration};
+use crate::store::platform::Integration;
 use crate::store::{StoreError, tasks};
 use crate::web::api::platform::PartnerAuth;
 use crate::web::error::{ApiError, FieldError};
@@ -84,8 +83,8 @@ async fn location(
 }
 
 async fn active_integration(state: &AppState, partner_id: i64) -> Result<Integration, ApiError> {
-    match platform::integration_of_partner(state.store.db(), partner_id).await? {
-        Some(i) if i.state == "active" => Ok(i),
+    match crate::store::integrations::for_partner(state.store.db(), partner_id).await? {
+        Some(i) if i.state == crate::domain::onboarding::IntegrationState::Active.as_str() => Ok(i),
         Some(i) => Err(ApiError::Conflict {
             message: format!(
                 "the ServiceTitan integration is {}; bookings open once it is active",
@@ -323,23 +322,6 @@ fn parse_slot(slot: Option<&SlotBody>, errors: &mut Vec<FieldError>) -> Option<S
     Some(Slot { start, end })
 }
 
-fn idempotency_key(req: &HttpRequest, errors: &mut Vec<FieldError>) -> Option<IdempotencyKey> {
-    let raw = req
-        .headers()
-        .get("Idempotency-Key")
-        .map(|h| h.to_str().unwrap_or("\u{7f}"));
-    let message = match raw.map(IdempotencyKey::parse) {
-        Some(Ok(k)) => return Some(k),
-        Some(Err(e)) => e.to_string(),
-        None => "header is required".into(),
-    };
-    errors.push(FieldError {
-        field: "Idempotency-Key".into(),
-        message,
-    });
-    None
-}
-
 fn respond(b: &Booking, loc: &ServiceLocation, status: StatusCode, replay: bool) -> HttpResponse {
     let mut r = HttpResponse::build(status);
     if replay {
@@ -400,7 +382,7 @@ async fn book(
 ) -> Result<HttpResponse, ApiError> {
     let partner = auth.0;
     let mut errors = Vec::new();
-    let key = idempotency_key(&req, &mut errors);
+    let key = super::idempotency::required_key(&req, &mut errors);
     let trade = required(&body.trade, "trade", &mut errors);
     let condition = required(&body.condition, "condition", &mut errors);
     check_service(&state, &trade, &condition, &mut errors);

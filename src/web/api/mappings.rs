@@ -68,7 +68,7 @@ async fn owned(
     who: &PartnerAdmin,
     id: i64,
 ) -> Result<integration::Model, ApiError> {
-    Ok(integrations::get_owned(&state.store, id, who.partner_id).await?)
+    Ok(integrations::get_owned(state.store.db(), id, who.partner_id).await?)
 }
 
 fn required<T>(v: Option<T>, field: &str) -> Result<T, ApiError> {

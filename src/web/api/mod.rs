@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, described by `/api/v1/openapi.json`. It is used with the
 //! session cookie (sign in with `POST /api/v1/session`); unsafe methods need `X-CSRF-Token`.
 pub mod booking;
+pub mod idempotency;
 pub mod mappings;
 pub mod onboarding;
 pub mod openapi;

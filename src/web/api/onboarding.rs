@@ -116,7 +116,7 @@ pub struct IntegrationView {
 /// Builds the view of `row` with its history.
 pub async fn view(state: &AppState, row: integration::Model) -> Result<IntegrationView, ApiError> {
     let partner = partners::get(state.store.db(), row.partner_id).await?;
-    let history = integrations::events(&state.store, row.id)
+    let history = integrations::events(state.store.db(), row.id)
         .await?
         .into_iter()
         .map(EventView::from)
@@ -154,7 +154,7 @@ async fn owned(
     who: &PartnerAdmin,
     id: i64,
 ) -> Result<integration::Model, ApiError> {
-    Ok(integrations::get_owned(&state.store, id, who.partner_id).await?)
+    Ok(integrations::get_owned(state.store.db(), id, who.partner_id).await?)
 }
 
 /// The signed-in partner's integration (created in `not_connected` on first use).
@@ -274,7 +274,7 @@ pub async fn disconnect(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    let row = flows::simple(&state.store, &row, Event::Disconnect, &who.user.actor()).await?;
+    let row = flows::simple(state.store.db(), &row, Event::Disconnect, &who.user.actor()).await?;
     respond(&state, row).await
 }
 
@@ -287,7 +287,7 @@ pub async fn reconnect(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
-    let row = flows::simple(&state.store, &row, Event::Reconnect, &who.user.actor()).await?;
+    let row = flows::simple(state.store.db(), &row, Event::Reconnect, &who.user.actor()).await?;
     respond(&state, row).await
 }
 
@@ -314,7 +314,7 @@ pub async fn ops_list(
         ),
     };
     let mut out = Vec::new();
-    for row in integrations::list(&state.store, filter).await? {
+    for row in integrations::list(state.store.db(), filter).await? {
         out.push(view(&state, row).await?);
     }
     Ok(HttpResponse::Ok().json(out))
@@ -391,7 +391,7 @@ pub async fn ops_resume(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
-    let row = flows::simple(&state.store, &row, Event::Resume, &ops.0.actor()).await?;
+    let row = flows::simple(state.store.db(), &row, Event::Resume, &ops.0.actor()).await?;
     respond(&state, row).await
 }
 
@@ -454,7 +454,7 @@ pub async fn ops_emails(
     state: web::Data<AppState>,
     _ops: OpsUser,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = outbox::recent(&state.store, 200).await?;
+    let rows = outbox::recent(state.store.db(), 200).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(EmailView::from).collect::<Vec<_>>()))
 }
 
@@ -466,7 +466,7 @@ pub async fn ops_retry_email(
     _ops: OpsUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    outbox::retry_now(&state.store, *id).await?;
+    outbox::retry_now(state.store.db(), *id).await?;
     state.outbox.wake();
     Ok(HttpResponse::NoContent().finish())
 }

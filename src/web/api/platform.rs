@@ -12,18 +12,19 @@
 //! Every change and the task it causes commit in one transaction. Bad input: 422 naming the
 //! field.
 use crate::store::task_kind::TaskKind;
-use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::idempotency::{HeaderKey, replay, respond};
 use crate::crypto::sha256_hex;
 use crate::domain::credits::CreditSource;
 use crate::domain::ids::{Email, IdempotencyKey};
 use crate::domain::reminders::{AlertAction, DeviceEvent, alert_action};
 use crate::state::AppState;
+use crate::store::idempotency::{self, StoredResponse};
 use crate::store::members::{self, LocationInput, MemberInput, ServiceLocation};
-use crate::store::platform::{self, Partner, StoredResponse};
+use crate::store::platform::{self, Partner};
 use crate::store::{StoreError, devices, ledger, reminders, tasks};
 use crate::web::error::{ApiError, FieldError};
 
@@ -71,22 +72,6 @@ impl FromRequest for PartnerAuth {
                 .map(PartnerAuth)
                 .ok_or(ApiError::Unauthorized)
         })
-    }
-}
-
-/// The idempotency key from the `Idempotency-Key` header, when sent.
-struct HeaderKey(Option<String>);
-
-impl FromRequest for HeaderKey {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(Ok(HeaderKey(
-            req.headers()
-                .get("Idempotency-Key")
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned),
-        )))
     }
 }
 
@@ -255,7 +240,9 @@ fn parse_member(
 fn sync_status(integration: Option<&platform::Integration>) -> &'static str {
     match integration {
         None => "no_integration",
-        Some(i) if i.state == "active" => "queued",
+        Some(i) if i.state == crate::domain::onboarding::IntegrationState::Active.as_str() => {
+            "queued"
+        }
         Some(_) => "waiting_for_activation",
     }
 }
@@ -270,7 +257,7 @@ async fn upsert_member(
     let input = parse_member(&state, external_id, &body)?;
     let partner = auth.0;
     let txn = tasks::begin_write(state.store.db()).await?;
-    let integration = platform::integration_of_partner(&txn, partner.id).await?;
+    let integration = crate::store::integrations::for_partner(&txn, partner.id).await?;
     let up = members::upsert(&txn, partner.id, &input).await?;
     if let Some(i) = &integration {
         TaskKind::LinkMember {
@@ -345,7 +332,7 @@ async fn append_credit(
     let request_hash = sha256_hex(&format!("credit|{}|{amount}|{reason}", loc.id));
     let api_key = format!("credit:{}", key.as_str());
     let db = state.store.db();
-    if let Some(first) = platform::idempotent_response(db, partner.id, &api_key).await? {
+    if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
         return replay(first, &request_hash);
     }
     let txn = tasks::begin_write(db).await?;
@@ -360,7 +347,7 @@ async fn append_credit(
         },
     )
     .await?;
-    if let Some(i) = platform::integration_of_partner(&txn, partner.id).await? {
+    if let Some(i) = crate::store::integrations::for_partner(&txn, partner.id).await? {
         TaskKind::CreditBalance {
             location_id: loc.id,
         }
@@ -380,39 +367,15 @@ async fn append_credit(
         })
         .to_string(),
     };
-    let saved = platform::save_idempotent_response(&txn, partner.id, &api_key, &resp).await?;
+    let saved = idempotency::save(&txn, partner.id, &api_key, &resp).await?;
     txn.commit().await.map_err(StoreError::from)?;
     if !saved {
         // A concurrent request with the same key won: answer with its response.
-        if let Some(first) = platform::idempotent_response(db, partner.id, &api_key).await? {
+        if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
             return replay(first, &request_hash);
         }
     }
     Ok(respond(&resp))
-}
-
-fn respond(r: &StoredResponse) -> HttpResponse {
-    let status =
-        actix_web::http::StatusCode::from_u16(r.status).unwrap_or(actix_web::http::StatusCode::OK);
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(r.body.clone())
-}
-
-fn replay(first: StoredResponse, request_hash: &str) -> Result<HttpResponse, ApiError> {
-    if first.request_hash != request_hash {
-        return Err(ApiError::field(
-            "idempotency_key",
-            "was already used with a different request",
-        ));
-    }
-    Ok(respond(&first).map_into_boxed_body()).map(|mut r| {
-        r.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("idempotent-replay"),
-            actix_web::http::header::HeaderValue::from_static("true"),
-        );
-        r
-    })
 }
 
 async fn device_event(
@@ -449,7 +412,7 @@ async fn device_event(
     match (action, current) {
         (AlertAction::Open(kind), _) => {
             reminders::open(&txn, loc.id, kind).await?;
-            if let Some(i) = platform::integration_of_partner(&txn, partner.id).await? {
+            if let Some(i) = crate::store::integrations::for_partner(&txn, partner.id).await? {
                 TaskKind::JobReminders {
                     location_id: loc.id,
                 }

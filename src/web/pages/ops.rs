@@ -74,7 +74,7 @@ async fn console(session: Session, state: web::Data<AppState>) -> Result<HttpRes
     ops(&session, "/ops")?;
     let mut pending = Vec::new();
     let mut all = Vec::new();
-    let rows = integrations::list(&state.store, None)
+    let rows = integrations::list(state.store.db(), None)
         .await
         .map_err(ApiError::from)?;
     let mut cells = sync_view::cells(&state, &rows)
@@ -88,7 +88,7 @@ async fn console(session: Session, state: web::Data<AppState>) -> Result<HttpRes
         }
         all.push(ConsoleRow { i: v, sync });
     }
-    let emails = outbox::recent(&state.store, 20)
+    let emails = outbox::recent(state.store.db(), 20)
         .await
         .map_err(ApiError::from)?
         .into_iter()
@@ -116,7 +116,7 @@ async fn detail(
         .map_err(ApiError::from)?;
     let st = integrations::state_of(&row).map_err(ApiError::from)?;
     let allowed = crate::domain::onboarding::allowed_events(st);
-    let emails = outbox::for_integration(&state.store, row.id)
+    let emails = outbox::for_integration(state.store.db(), row.id)
         .await
         .map_err(ApiError::from)?
         .into_iter()
@@ -232,7 +232,7 @@ async fn resume(
     let row = integrations::get(state.store.db(), *id)
         .await
         .map_err(ApiError::from)?;
-    let r = flows::simple(&state.store, &row, Event::Resume, &user.actor())
+    let r = flows::simple(state.store.db(), &row, Event::Resume, &user.actor())
         .await
         .map_err(ApiError::from)
         .map(|_| ());
@@ -311,7 +311,7 @@ async fn retry_email(
     _f: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     ops(&session, "/ops")?;
-    let r = outbox::retry_now(&state.store, *id).await;
+    let r = outbox::retry_now(state.store.db(), *id).await;
     state.outbox.wake();
     match r {
         Ok(()) => flash(&session, true, "The email will be tried again now."),

@@ -141,7 +141,7 @@ async fn show(session: Session, state: web::Data<AppState>) -> Result<HttpRespon
     let (_, row) = load(&state, &session, PAGE).await?;
     let st = integrations::state_of(&row).map_err(ApiError::from)?;
     let missing = if matches!(st, IntegrationState::CredentialsConnected) {
-        integrations::missing_mapping_items(&state.store, &row, &state.catalog)
+        integrations::missing_mapping_items(state.store.db(), &row, &state.catalog)
             .await
             .map_err(ApiError::from)?
     } else {
@@ -301,7 +301,7 @@ async fn post_disconnect(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::simple(&state.store, &row, Event::Disconnect, &user.actor())
+    let r = flows::simple(state.store.db(), &row, Event::Disconnect, &user.actor())
         .await
         .map_err(ApiError::from);
     Ok(outcome(
@@ -318,7 +318,7 @@ async fn post_reconnect(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::simple(&state.store, &row, Event::Reconnect, &user.actor())
+    let r = flows::simple(state.store.db(), &row, Event::Reconnect, &user.actor())
         .await
         .map_err(ApiError::from);
     Ok(outcome(

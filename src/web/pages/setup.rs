@@ -63,7 +63,7 @@ async fn continue_setup(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, PageError> {
     let token = q.token.clone().unwrap_or_default();
-    let redeemed = setup_tokens::redeem(&state.store, &token)
+    let redeemed = setup_tokens::redeem(state.store.db(), &token)
         .await
         .map_err(ApiError::from)?;
     let integration_id = match redeemed {
@@ -137,7 +137,7 @@ async fn resend(
     state: web::Data<AppState>,
     form: CsrfForm<ResendForm>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(tok) = setup_tokens::find(&state.store, &form.0.token)
+    let Some(tok) = setup_tokens::find(state.store.db(), &form.0.token)
         .await
         .map_err(ApiError::from)?
     else {

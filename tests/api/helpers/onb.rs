@@ -50,7 +50,7 @@ pub async fn world(tweak: impl FnOnce(&mut Settings)) -> World {
     settings.servicetitan.app_key = SecretString::from("sandbox-app-key".to_owned());
     tweak(&mut settings);
     let app = spawn_with(db, settings, true).await;
-    let store = &app.state.store;
+    let store = app.state.store.db();
     let pw = SecretString::from(PASSWORD.to_owned());
     let a = partners::create(store, "Acme Heating & Air", "acme")
         .await
@@ -303,7 +303,7 @@ pub async fn newest_email_to(
     app: &TestApp,
     to: &str,
 ) -> titanbridge::store::entities::outbound_email::Model {
-    titanbridge::store::outbox::recent(&app.state.store, 100)
+    titanbridge::store::outbox::recent(app.state.store.db(), 100)
         .await
         .unwrap()
         .into_iter()
