@@ -406,9 +406,16 @@ async fn status_flows_back_from_the_jobs_poller() {
     let t = setup(true, 1001, 2002).await;
     let slots = t.slots().await;
     let (s, b, _) = t.book(Some("flow"), &book_body(Some(&slots[0]))).await;
-    assert_eq!(s, 201, "{b}");
+    // On a loaded machine the inline attempt may outlast the bounded wait (202, finished by the
+    // queue); either way the booking gets its job, whose status is what this test follows.
+    assert!(s == 201 || s == 202, "{s} {b}");
     let id = b["booking_id"].as_i64().expect("id");
-    let job = b["servicetitan_job_id"].as_i64().expect("job");
+    let booked = wait_for("the booking's job", Duration::from_secs(30), || async {
+        let b = t.get(id).await;
+        b["servicetitan_job_id"].as_i64()
+    })
+    .await;
+    let job = booked;
     assert!(
         t.w.sandbox
             .state
