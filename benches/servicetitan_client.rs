@@ -40,6 +40,7 @@ async fn one_tenant(jobs: usize, page_size: u32) -> Result<(), String> {
         SandboxConfig {
             app_key: APP_KEY.into(),
             rate_limit_per_sec: RATE,
+            check_contract: false,
             ..SandboxConfig::default()
         },
     )
@@ -89,6 +90,7 @@ async fn many_tenants(tenants: usize, calls_per_tenant: usize) -> Result<(), Str
         SandboxConfig {
             app_key: APP_KEY.into(),
             rate_limit_per_sec: RATE,
+            check_contract: false,
             ..SandboxConfig::default()
         },
     )

@@ -89,6 +89,7 @@ async fn env(pg: Option<&str>, n: usize, locs: usize, rate: u32) -> Env {
             rate_limit_per_sec: rate,
             tenants: seeds.clone(),
             workers: 2,
+            check_contract: false,
             ..SandboxConfig::default()
         },
     )

@@ -157,7 +157,10 @@ pub(crate) async fn api(
             }
         }
     };
-    let contract = Contract::for_call(&req, &module, &below);
+    let contract = state
+        .checks_contract()
+        .then(|| Contract::for_call(&req, &module, &below))
+        .flatten();
     if let Some(c) = &contract
         && let Err(p) = c.check_request(&mut pairs, request_json.as_ref())
     {

@@ -85,6 +85,9 @@ pub struct SandboxConfig {
     pub tenants: Vec<TenantSeed>,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Check every call against the official OpenAPI documents when they are present (see
+    /// `gateway`); benchmarks turn it off so they measure our engine, not the checker.
+    pub check_contract: bool,
 }
 
 impl Default for SandboxConfig {
@@ -96,6 +99,7 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             tenants: Vec::new(),
             workers: 2,
+            check_contract: true,
         }
     }
 }
@@ -139,6 +143,7 @@ pub async fn start(bind: &str, cfg: SandboxConfig) -> std::io::Result<SandboxHan
     for t in &cfg.tenants {
         state.add_tenant(t.tenant_id, &t.client_id, &t.client_secret);
     }
+    state.set_check_contract(cfg.check_contract);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()

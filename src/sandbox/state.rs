@@ -34,6 +34,7 @@ struct Inner {
     faults: Mutex<Faults>,
     scripted: Mutex<VecDeque<u16>>,
     lost_answers: Mutex<Vec<(String, String)>>,
+    check_contract: std::sync::atomic::AtomicBool,
     clients: Mutex<HashMap<String, Client>>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     tenants: RwLock<HashMap<i64, Arc<TenantEntry>>>,
@@ -131,6 +132,7 @@ impl SandboxState {
                 faults: Mutex::new(faults),
                 scripted: Mutex::new(VecDeque::new()),
                 lost_answers: Mutex::new(Vec::new()),
+                check_contract: std::sync::atomic::AtomicBool::new(true),
                 clients: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: RwLock::new(HashMap::new()),
@@ -264,6 +266,19 @@ impl SandboxState {
     pub fn fail_next(&self, status: u16, count: usize) {
         let mut q = self.inner.scripted.lock();
         q.extend(std::iter::repeat_n(status, count));
+    }
+
+    /// Whether calls are checked against the official OpenAPI documents.
+    pub fn set_check_contract(&self, on: bool) {
+        self.inner
+            .check_contract
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn checks_contract(&self) -> bool {
+        self.inner
+            .check_contract
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Processes the next `method` call whose path (below the tenant) ends with `path_suffix`,
