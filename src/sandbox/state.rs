@@ -242,7 +242,7 @@ impl SandboxState {
         self.edit_location_field_after_next_read(tenant_id, location_id, type_id, value)
             && self
                 .with_tenant(tenant_id, |t| {
-                    super::routes::crm::apply_edits_after_read_pub(t, location_id)
+                    super::routes::crm::apply_edits_after_read(t, location_id)
                 })
                 .is_some()
     }

@@ -120,7 +120,7 @@ fn tag_one(
 }
 
 /// Applies the contractor edits queued for after a read of this location (a test knob).
-fn apply_edits_after_read(t: &mut Tenant, lid: i64) {
+pub(crate) fn apply_edits_after_read(t: &mut Tenant, lid: i64) {
     let (now_due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut t.edits_after_read)
         .into_iter()
         .partition(|(l, _, _)| *l == lid);
@@ -138,11 +138,6 @@ fn apply_edits_after_read(t: &mut Tenant, lid: i64) {
         rec["customFields"] = Value::Array(fields);
         rec["modifiedOn"] = json!(now());
     }
-}
-
-/// The same, for the state's direct edit helper.
-pub(crate) fn apply_edits_after_read_pub(t: &mut Tenant, lid: i64) {
-    apply_edits_after_read(t, lid);
 }
 
 fn exists(t: &Tenant, coll: &'static str, what: &str, seg: &str) -> Result<i64, Problem> {
