@@ -117,7 +117,7 @@ impl AppState {
         Ok(AppState {
             st,
             catalog: Arc::new(catalog),
-            outbox: Outbox::new(store.clone(), mailer),
+            outbox: Outbox::new(store.clone(), secrets.clone(), mailer),
             lists,
             booking: Arc::new(BookingState::default()),
             settings,

@@ -6,10 +6,12 @@
 //! - [`credits`]: the Comfort Credit ledger rules.
 //! - [`reminders`]: device alerts, job-note markers and templates.
 //! - [`booking`]: slot choice over capacity availabilities.
+//! - [`limits`]: bounds on request input (windows, slots, counts, text lengths).
 pub mod booking;
 pub mod catalog;
 pub mod credits;
 pub mod ids;
+pub mod limits;
 pub mod mapping;
 pub mod onboarding;
 pub mod reminders;

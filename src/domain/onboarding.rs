@@ -105,17 +105,27 @@ impl FromStr for IntegrationState {
 #[serde(transparent)]
 pub struct Reason(String);
 
-/// The reason was empty.
+/// The reason was empty or too long.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a reason is required")]
-pub struct ReasonRequired;
+pub enum ReasonRequired {
+    #[error("a reason is required")]
+    Empty,
+    #[error(
+        "a reason may be at most {} characters",
+        crate::domain::limits::REASON_MAX_CHARS
+    )]
+    TooLong,
+}
 
 impl Reason {
-    /// Trims the text and refuses it if nothing is left.
+    /// Trims the text and refuses it if nothing is left or it is longer than
+    /// [`crate::domain::limits::REASON_MAX_CHARS`].
     pub fn parse(text: &str) -> Result<Self, ReasonRequired> {
         let t = text.trim();
         if t.is_empty() {
-            Err(ReasonRequired)
+            Err(ReasonRequired::Empty)
+        } else if t.chars().count() > crate::domain::limits::REASON_MAX_CHARS {
+            Err(ReasonRequired::TooLong)
         } else {
             Ok(Reason(t.to_owned()))
         }
@@ -455,7 +465,11 @@ mod tests {
 
     #[test]
     fn reasons_must_not_be_empty() {
-        assert_eq!(Reason::parse("  \n"), Err(ReasonRequired));
+        assert_eq!(Reason::parse("  \n"), Err(ReasonRequired::Empty));
+        assert_eq!(
+            Reason::parse(&"x".repeat(2001)),
+            Err(ReasonRequired::TooLong)
+        );
         assert_eq!(Reason::parse(" spam ").unwrap().as_str(), "spam");
         let ev = Event::Reject {
             reason: Reason::parse("wrong tenant").unwrap(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{Mailer, Outgoing};
+use crate::crypto::SecretBox;
 use crate::store::{Store, StoreResult, now_ms, outbox};
 
 /// Attempts before a message is marked dead.
@@ -33,15 +34,17 @@ pub struct Report {
 #[derive(Clone, Debug)]
 pub struct Outbox {
     store: Store,
+    secrets: SecretBox,
     mailer: Arc<Mailer>,
     wake: Arc<Notify>,
 }
 
 impl Outbox {
     /// A sender over `store` using `mailer`.
-    pub fn new(store: Store, mailer: Mailer) -> Outbox {
+    pub fn new(store: Store, secrets: SecretBox, mailer: Mailer) -> Outbox {
         Outbox {
             store,
+            secrets,
             mailer: Arc::new(mailer),
             wake: Arc::new(Notify::new()),
         }
@@ -61,11 +64,23 @@ impl Outbox {
                 continue;
             }
             let attempts = row.attempts + 1;
+            let bodies = outbox::open_body(&self.secrets, &row.body_text)
+                .and_then(|t| Ok((t, outbox::open_body(&self.secrets, &row.body_html)?)));
+            let (text, html) = match bodies {
+                Ok(b) => b,
+                Err(e) => {
+                    // Retrying cannot help: the keys file changed since the message was queued.
+                    outbox::mark_failed(self.store.db(), row.id, &e.to_string(), now, true).await?;
+                    tracing::error!(email_id = row.id, error = %e, "email body cannot be opened");
+                    report.failed += 1;
+                    continue;
+                }
+            };
             let msg = Outgoing {
                 to: &row.to_address,
                 subject: &row.subject,
-                text: &row.body_text,
-                html: &row.body_html,
+                text: &text,
+                html: &html,
             };
             match self.mailer.send(&msg).await {
                 Ok(()) => {

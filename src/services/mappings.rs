@@ -1,6 +1,7 @@
 //! The mapping steps behind both the wizard pages and the JSON API: each choice is verified
 //! against the partner's live tenant (read fresh, never from the cache) and then saved with an
 //! audit entry. Every refusal is a 4xx naming the field at fault.
+use crate::domain::limits;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -71,6 +72,15 @@ pub fn tenant(lists: &TenantLists, row: &integration::Model) -> Result<Tenant, S
 
 fn refused(field: &str, e: MappingError) -> ServiceError {
     ServiceError::field(field, e.to_string())
+}
+
+fn bound(e: limits::OutOfBounds) -> ServiceError {
+    ServiceError::field(e.field, e.message)
+}
+
+/// A name to look up in the tenant: bounded before any fuzzy matching runs over it.
+fn bounded_name(name: &str) -> Result<(), ServiceError> {
+    limits::text("name", name, limits::NAME_MAX_CHARS).map_err(bound)
 }
 
 impl Ctx<'_> {
@@ -205,6 +215,7 @@ impl Ctx<'_> {
 
     /// Finds the Comfort Credit location custom field by name (trimmed, case-insensitive).
     pub async fn set_credit_field(&self, name: &str) -> Result<(), ServiceError> {
+        bounded_name(name)?;
         let t = self.open()?;
         let fields = self
             .lists
@@ -226,6 +237,7 @@ impl Ctx<'_> {
         let mut ids = service_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
+        limits::eligible_services(ids.len()).map_err(bound)?;
         let t = self.open()?;
         let found = self.by_ids(&t, ListKind::Services, &ids).await?;
         let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
@@ -244,6 +256,7 @@ impl Ctx<'_> {
 
     /// Finds the tag type by name and stores its ID.
     pub async fn set_tag_type(&self, name: &str) -> Result<(), ServiceError> {
+        bounded_name(name)?;
         let t = self.open()?;
         let tags = self
             .lists

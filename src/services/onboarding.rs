@@ -2,6 +2,7 @@
 //! applies one audited state change (with its email, in the same transaction) and says what
 //! went wrong in words a person can act on.
 
+use crate::domain::limits;
 use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
@@ -124,7 +125,7 @@ async fn queue_setup_link<C: sea_orm::ConnectionTrait>(
             &link,
             setup_tokens::DEFAULT_TTL.num_days(),
         );
-        outbox::enqueue(txn, mail).await?;
+        outbox::enqueue(txn, &state.secrets, mail).await?;
     }
     Ok(admins.len())
 }
@@ -175,7 +176,7 @@ pub async fn reject(
             reason.as_str(),
             &settings_url(state),
         );
-        outbox::enqueue(&txn, mail).await?;
+        outbox::enqueue(&txn, &state.secrets, mail).await?;
     }
     txn.commit().await.map_err(db_error)?;
     state.outbox.wake();
@@ -267,14 +268,28 @@ pub async fn connect_credentials(
             field: "client_id".into(),
             message: "Client ID is required".into(),
         });
+    } else if client_id.chars().count() > limits::CLIENT_ID_MAX_CHARS {
+        errors.push(FieldError {
+            field: "client_id".into(),
+            message: format!(
+                "Client ID may be at most {} characters",
+                limits::CLIENT_ID_MAX_CHARS
+            ),
+        });
     }
-    if secrecy::ExposeSecret::expose_secret(&secret)
-        .trim()
-        .is_empty()
-    {
+    let secret_text = secrecy::ExposeSecret::expose_secret(&secret).trim();
+    if secret_text.is_empty() {
         errors.push(FieldError {
             field: "client_secret".into(),
             message: "Client Secret is required".into(),
+        });
+    } else if secret_text.chars().count() > limits::CLIENT_SECRET_MAX_CHARS {
+        errors.push(FieldError {
+            field: "client_secret".into(),
+            message: format!(
+                "Client Secret may be at most {} characters",
+                limits::CLIENT_SECRET_MAX_CHARS
+            ),
         });
     }
     if !errors.is_empty() {

@@ -41,6 +41,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A value stored sealed could not be sealed or opened (a changed key, a corrupt row).
+    #[error("stored secret: {0}")]
+    Crypto(String),
 }
 
 impl From<sea_orm::DbErr> for StoreError {
@@ -121,6 +124,38 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The file of a `sqlite://path?…` URL (`None` for an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Creates a new SQLite database file readable by its owner only (0600, like the keys file)
+/// before SQLite opens it; SQLite gives its `-wal` and `-shm` files the same mode. An existing
+/// file is left as it is.
+fn create_private_sqlite_file(url: &str) -> StoreResult<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unreachable {
+            url: redact_url(url),
+            reason: format!("cannot create {}: {e}", path.display()),
+        }),
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). `schema`, when given, sets the
     /// PostgreSQL search path (tests use one schema each).
@@ -151,6 +186,9 @@ impl Store {
         }
         if let Some(schema) = schema {
             opts.set_schema_search_path(schema.to_owned());
+        }
+        if url.starts_with("sqlite:") {
+            create_private_sqlite_file(url)?;
         }
         let db = Database::connect(opts)
             .await

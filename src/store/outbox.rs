@@ -7,8 +7,11 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::entities::outbound_email;
 use super::{StoreError, StoreResult, now_ms};
+use crate::crypto::SecretBox;
 
 /// Waiting to be sent (or retried).
 pub const PENDING: &str = "pending";
@@ -32,14 +35,28 @@ pub struct NewEmail {
     pub html: String,
 }
 
-/// Queues a message for delivery as soon as possible.
-pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail) -> StoreResult<i64> {
+/// Marks a body stored sealed (AES-256-GCM with the secrets key).
+const SEALED: &str = "sealed:";
+
+/// Queues a message for delivery as soon as possible. Its bodies are stored sealed with
+/// `secrets`: a Continue Setup link is a live credential, and a database read must not yield it.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    email: NewEmail,
+) -> StoreResult<i64> {
+    let seal = |body: String| -> StoreResult<String> {
+        secrets
+            .seal(&SecretString::from(body))
+            .map(|s| format!("{SEALED}{s}"))
+            .map_err(|e| StoreError::Crypto(e.to_string()))
+    };
     let row = outbound_email::ActiveModel {
         integration_id: Set(email.integration_id),
         to_address: Set(email.to),
         subject: Set(email.subject),
-        body_text: Set(email.text),
-        body_html: Set(email.html),
+        body_text: Set(seal(email.text)?),
+        body_html: Set(seal(email.html)?),
         state: Set(PENDING.to_owned()),
         attempts: Set(0),
         last_error: Set(None),
@@ -51,6 +68,17 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, email: NewEmail) -> StoreResult
     .insert(db)
     .await?;
     Ok(row.id)
+}
+
+/// A stored body in clear text (bodies queued before sealing existed are returned as they are).
+pub fn open_body(secrets: &SecretBox, stored: &str) -> StoreResult<String> {
+    match stored.strip_prefix(SEALED) {
+        Some(sealed) => secrets
+            .open(sealed)
+            .map(|s| s.expose_secret().to_owned())
+            .map_err(|e| StoreError::Crypto(e.to_string())),
+        None => Ok(stored.to_owned()),
+    }
 }
 
 /// Pending messages whose next attempt is due, oldest first.

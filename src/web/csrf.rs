@@ -6,13 +6,14 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::auth::current_user;
+use super::input::parse_form;
 
 /// Name of the header JSON clients send.
 pub const HEADER: &str = "X-CSRF-Token";
@@ -77,7 +78,9 @@ pub async fn require_header(
 
 #[derive(Deserialize)]
 struct WithToken<T> {
-    csrf_token: Option<String>,
+    /// Taken out here so that a flattened map of fields does not see it.
+    #[serde(rename = "csrf_token")]
+    _csrf_token: Option<String>,
     #[serde(flatten)]
     inner: T,
 }
@@ -85,22 +88,60 @@ struct WithToken<T> {
 /// A form body whose `csrf_token` field matched the session. Use it for every page form.
 pub struct CsrfForm<T>(pub T);
 
+/// Largest form body accepted.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let form = web::Form::<WithToken<T>>::from_request(req, payload);
+        let is_form = req.content_type() == "application/x-www-form-urlencoded";
+        let bytes = web::Bytes::from_request(req, payload);
         let session = req.get_session();
         let path = req.path().to_owned();
         Box::pin(async move {
-            let form = form.await?.into_inner();
-            if !matches(&session, form.csrf_token.as_deref()) {
+            let refuse = |e: ApiError| -> actix_web::Error { FormRejected(e).into() };
+            if !is_form {
+                return Err(refuse(ApiError::UnsupportedMediaType(
+                    "the form was not sent as application/x-www-form-urlencoded".into(),
+                )));
+            }
+            let bytes = bytes.await?;
+            if bytes.len() > MAX_FORM_BYTES {
+                return Err(refuse(ApiError::PayloadTooLarge(format!(
+                    "the form is larger than {} KiB",
+                    MAX_FORM_BYTES / 1024
+                ))));
+            }
+            // The token first: a forged form learns nothing about the fields.
+            let token: TokenOnly = parse_form(&bytes).unwrap_or_default();
+            if !matches(&session, token.csrf_token.as_deref()) {
                 tracing::warn!(path, "CSRF form token missing or wrong");
                 return Err(CsrfRejected.into());
             }
+            let form: WithToken<T> = parse_form(&bytes).map_err(refuse)?;
             Ok(CsrfForm(form.inner))
         })
+    }
+}
+
+#[derive(Default, Deserialize)]
+struct TokenOnly {
+    csrf_token: Option<String>,
+}
+
+/// A form field the page's handler cannot read: shown as a page naming the field.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct FormRejected(ApiError);
+
+impl ResponseError for FormRejected {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+    fn error_response(&self) -> HttpResponse {
+        super::pages::error_page(self.status_code(), "Cannot do that", &self.0.to_string())
     }
 }
 

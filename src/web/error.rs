@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::store::StoreError;
+use crate::web::input::truncate;
 
 pub use crate::services::FieldError;
 use crate::services::ServiceError;
@@ -15,6 +16,11 @@ pub enum ApiError {
     BadRequest { message: String },
     #[error("invalid input: {}", summarize(.0))]
     Validation(Vec<FieldError>),
+    /// The body was sent with a content type other than JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("sign in required")]
     Unauthorized,
     #[error("{0}")]
@@ -40,10 +46,20 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Longest field name or message echoed back (and logged): a field's message may quote the
+/// caller's value, which can be a megabyte long.
+const FIELD_TEXT_MAX: usize = 500;
+
 fn summarize(errors: &[FieldError]) -> String {
     errors
         .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                truncate(&e.field, FIELD_TEXT_MAX),
+                truncate(&e.message, FIELD_TEXT_MAX)
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -72,6 +88,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Validation(_) => "validation",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -104,6 +122,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -123,12 +143,22 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        let shortened: Vec<FieldError>;
         let body = Body {
             error: Inner {
                 code: self.code(),
-                message: self.to_string(),
+                message: truncate(&self.to_string(), 2000),
                 fields: match self {
-                    ApiError::Validation(f) => Some(f),
+                    ApiError::Validation(f) => {
+                        shortened = f
+                            .iter()
+                            .map(|e| FieldError {
+                                field: truncate(&e.field, FIELD_TEXT_MAX),
+                                message: truncate(&e.message, FIELD_TEXT_MAX),
+                            })
+                            .collect();
+                        Some(&shortened)
+                    }
                     _ => None,
                 },
                 allowed: match self {
@@ -178,36 +208,9 @@ impl From<ServiceError> for ApiError {
 /// within a second or two, and the pool reconnects on the next call.
 pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
-/// Answers malformed JSON bodies with a 400 that says what was wrong, never a bare 500.
-pub fn json_config() -> actix_web::web::JsonConfig {
-    actix_web::web::JsonConfig::default()
-        .limit(1 << 20)
-        .error_handler(|err, _req| {
-            ApiError::BadRequest {
-                message: format!("invalid JSON body: {err}"),
-            }
-            .into()
-        })
-}
-
-/// Answers malformed query strings with a 400 naming the problem.
-pub fn query_config() -> actix_web::web::QueryConfig {
-    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::BadRequest {
-            message: format!("invalid query string: {err}"),
-        }
-        .into()
-    })
-}
-
-/// Answers malformed form posts with a 400 naming the problem.
-pub fn form_config() -> actix_web::web::FormConfig {
-    actix_web::web::FormConfig::default().error_handler(|err, _req| {
-        ApiError::BadRequest {
-            message: format!("invalid form: {err}"),
-        }
-        .into()
-    })
+/// Size limit for raw payloads (the JSON extractor is [`crate::web::input::JsonBody`]).
+pub fn payload_config() -> actix_web::web::PayloadConfig {
+    actix_web::web::PayloadConfig::new(crate::web::input::MAX_JSON_BYTES)
 }
 
 #[cfg(test)]

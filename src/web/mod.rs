@@ -4,6 +4,7 @@ pub mod auth;
 pub mod csrf;
 pub mod error;
 pub mod health;
+pub mod input;
 pub mod middleware;
 pub mod pages;
 

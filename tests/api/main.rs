@@ -10,6 +10,7 @@ mod contract;
 mod db_outage;
 mod fidelity;
 mod foundation;
+mod hostile_input;
 mod mail;
 mod mappings;
 mod onboarding;

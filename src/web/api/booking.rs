@@ -11,6 +11,7 @@
 //!   `booking_failed` when ServiceTitan refused both the job and the booking request. The
 //!   same key again answers with the same booking (200, `Idempotent-Replay: true`).
 //! - `GET  /bookings/{booking id}`: the booking's current state.
+use crate::web::input::{JsonBody, QUOTE_MAX, QueryParams, truncate};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
@@ -18,8 +19,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::booking::{self, BookingError, Submitted};
-use crate::capacity::{CapacityQuery, MAX_RANGE_DAYS, open_in_range};
+use crate::capacity::{CapacityQuery, open_in_range};
 use crate::domain::booking::{ArrivalWindow, Slot};
+use crate::domain::limits;
 use crate::domain::mapping::CapacityMode;
 use crate::state::AppState;
 use crate::store::bookings::{self, Booking, NewBooking};
@@ -29,8 +31,12 @@ use crate::store::{StoreError, tasks};
 use crate::web::api::platform::PartnerAuth;
 use crate::web::error::{ApiError, FieldError};
 
-/// Longest summary accepted.
-const SUMMARY_MAX: usize = 2000;
+fn bound(e: limits::OutOfBounds) -> FieldError {
+    FieldError {
+        field: e.field.to_owned(),
+        message: e.message,
+    }
+}
 
 /// Registers the booking routes inside the platform scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -111,7 +117,11 @@ fn check_service(state: &AppState, trade: &str, condition: &str, errors: &mut Ve
             let known: Vec<&str> = cat.trades().iter().map(|t| t.code.as_str()).collect();
             errors.push(err(
                 "trade",
-                format!("unknown trade '{trade}' (known: {})", known.join(", ")),
+                format!(
+                    "unknown trade '{}' (known: {})",
+                    truncate(trade, QUOTE_MAX),
+                    known.join(", ")
+                ),
             ));
         }
         Some(t) if !condition.is_empty() && t.condition(condition).is_none() => {
@@ -119,7 +129,8 @@ fn check_service(state: &AppState, trade: &str, condition: &str, errors: &mut Ve
             errors.push(err(
                 "condition",
                 format!(
-                    "unknown condition '{condition}' for trade '{trade}' (known: {})",
+                    "unknown condition '{}' for trade '{trade}' (known: {})",
+                    truncate(condition, QUOTE_MAX),
                     known.join(", ")
                 ),
             ));
@@ -184,7 +195,7 @@ async fn availability(
     state: web::Data<AppState>,
     auth: PartnerAuth,
     path: web::Path<String>,
-    query: web::Query<AvailabilityQuery>,
+    query: QueryParams<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = auth.0;
     let mut errors = Vec::new();
@@ -207,23 +218,10 @@ async fn availability(
     };
     let from = time("from", &query.from, now);
     let to = from.and_then(|f| time("to", &query.to, f + Duration::days(7)));
-    if let (Some(f), Some(t)) = (from, to) {
-        if t <= f {
-            errors.push(FieldError {
-                field: "to".into(),
-                message: "must be after from".into(),
-            });
-        } else if t - f > Duration::days(MAX_RANGE_DAYS) {
-            errors.push(FieldError {
-                field: "to".into(),
-                message: format!("the range may span at most {MAX_RANGE_DAYS} days"),
-            });
-        } else if t <= now {
-            errors.push(FieldError {
-                field: "to".into(),
-                message: "must be in the future".into(),
-            });
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && let Err(e) = limits::availability_window(f, t, now)
+    {
+        errors.push(bound(e));
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -305,18 +303,8 @@ fn parse_slot(slot: Option<&SlotBody>, errors: &mut Vec<FieldError>) -> Option<S
     let start = one("start", &s.start);
     let end = one("end", &s.end);
     let (start, end) = (start?, end?);
-    if end <= start {
-        errors.push(FieldError {
-            field: "slot.end".into(),
-            message: "must be after slot.start".into(),
-        });
-        return None;
-    }
-    if start <= Utc::now() {
-        errors.push(FieldError {
-            field: "slot.start".into(),
-            message: "must be in the future".into(),
-        });
+    if let Err(e) = limits::booking_slot(start, end, Utc::now()) {
+        errors.push(bound(e));
         return None;
     }
     Some(Slot { start, end })
@@ -378,7 +366,7 @@ async fn book(
     auth: PartnerAuth,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<BookBody>,
+    body: JsonBody<BookBody>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = auth.0;
     let mut errors = Vec::new();
@@ -387,11 +375,8 @@ async fn book(
     let condition = required(&body.condition, "condition", &mut errors);
     check_service(&state, &trade, &condition, &mut errors);
     let summary = required(&body.summary, "summary", &mut errors);
-    if summary.chars().count() > SUMMARY_MAX {
-        errors.push(FieldError {
-            field: "summary".into(),
-            message: format!("must be at most {SUMMARY_MAX} characters"),
-        });
+    if let Err(e) = limits::text("summary", &summary, limits::SUMMARY_MAX_CHARS) {
+        errors.push(bound(e));
     }
     let slot = parse_slot(body.slot.as_ref(), &mut errors);
     let slot_errors = errors.iter().any(|e| e.field.starts_with("slot"));

@@ -1,6 +1,7 @@
 //! Mapping steps over JSON: live tenant lists (searched and paged server-side) and one `PUT`
 //! per choice. Each `PUT` verifies against the tenant and answers with every mapping and what
 //! is still missing; refusals are 422s naming the field.
+use crate::web::input::{JsonBody, QueryParams};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -133,7 +134,7 @@ pub async fn tenant_list(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
-    q: web::Query<ListParams>,
+    q: QueryParams<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, kind) = path.into_inner();
     let kind: ListKind = kind
@@ -144,6 +145,16 @@ pub async fn tenant_list(
     let t = svc::tenant(&state.lists, &row)?;
     let items = state.lists.list(&t, kind).await.map_err(svc::list_error)?;
     let q = q.into_inner();
+    if let Some(text) = &q.q {
+        crate::domain::limits::text("q", text, crate::domain::limits::NAME_MAX_CHARS)
+            .map_err(|e| ApiError::field(e.field, e.message))?;
+    }
+    if q.page.is_some_and(|p| p > crate::domain::limits::PAGE_MAX) {
+        return Err(ApiError::field(
+            "page",
+            format!("must be at most {}", crate::domain::limits::PAGE_MAX),
+        ));
+    }
     let filter = Filter {
         q: q.q.unwrap_or_default(),
         include_inactive: q.include_inactive.unwrap_or(false),
@@ -174,7 +185,7 @@ pub async fn put_plan(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
-    body: web::Json<PlanRequest>,
+    body: JsonBody<PlanRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, plan) = path.into_inner();
     let choice = PlanChoice {
@@ -225,7 +236,7 @@ pub async fn put_trade(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     path: web::Path<(i64, String)>,
-    body: web::Json<JobTypeRequest>,
+    body: JsonBody<JobTypeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, trade) = path.into_inner();
     let (bu, jt) = body.ids()?;
@@ -244,7 +255,7 @@ pub async fn put_condition(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     path: web::Path<(i64, String, String)>,
-    body: web::Json<JobTypeRequest>,
+    body: JsonBody<JobTypeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, trade, condition) = path.into_inner();
     let (bu, jt) = body.ids()?;
@@ -270,7 +281,7 @@ pub async fn put_credit_field(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<NameRequest>,
+    body: JsonBody<NameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.unwrap_or_default();
     let d = Deps { state };
@@ -292,7 +303,7 @@ pub async fn put_services(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<ServicesRequest>,
+    body: JsonBody<ServicesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ids = required(body.into_inner().service_ids, "service_ids")?;
     let d = Deps { state };
@@ -307,7 +318,7 @@ pub async fn put_tag_type(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<NameRequest>,
+    body: JsonBody<NameRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name.unwrap_or_default();
     let d = Deps { state };
@@ -329,7 +340,7 @@ pub async fn put_campaign(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<CampaignRequest>,
+    body: JsonBody<CampaignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let campaign = required(body.campaign_id, "campaign_id")?;
     let d = Deps { state };
@@ -353,7 +364,7 @@ pub async fn put_booking_provider(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<BookingProviderRequest>,
+    body: JsonBody<BookingProviderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = required(body.booking_provider_id, "booking_provider_id")?;
     let d = Deps { state };
@@ -381,7 +392,7 @@ pub async fn put_capacity(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<CapacityRequest>,
+    body: JsonBody<CapacityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let enabled = required(body.enabled, "enabled")?;

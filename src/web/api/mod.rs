@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod ops_sync;
 pub mod platform;
 
+use crate::web::input::JsonBody;
 use actix_session::Session;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -73,7 +74,7 @@ pub async fn create_session(
     session: Session,
     state: web::Data<AppState>,
     limiter: web::Data<crate::web::auth::SignInLimiter>,
-    body: web::Json<SignInRequest>,
+    body: JsonBody<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = req.peer_addr().map(|a| a.ip());
     let user = auth::authenticate(&state, &limiter, &body.email, &body.password, ip).await?;

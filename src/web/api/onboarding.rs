@@ -1,5 +1,6 @@
 //! Onboarding over JSON: the partner's integration (looked up by the signed-in partner, so
 //! another partner's is a 404) and the ops approval console.
+use crate::web::input::{JsonBody, QueryParams};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -196,7 +197,7 @@ pub async fn submit_tenant(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<TenantRequest>,
+    body: JsonBody<TenantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
     let row = flows::submit_tenant(&state, &who.user.actor(), &row, &body.tenant_id).await?;
@@ -222,7 +223,7 @@ pub async fn connect_credentials(
     state: web::Data<AppState>,
     who: PartnerAdmin,
     id: web::Path<i64>,
-    body: web::Json<CredentialsRequest>,
+    body: JsonBody<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&state, &who, *id).await?;
     let body = body.into_inner();
@@ -304,7 +305,7 @@ pub struct ListQuery {
 pub async fn ops_list(
     state: web::Data<AppState>,
     _ops: OpsUser,
-    q: web::Query<ListQuery>,
+    q: QueryParams<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = match q.state.as_deref() {
         None | Some("") => None,
@@ -360,7 +361,7 @@ pub async fn ops_reject(
     state: web::Data<AppState>,
     ops: OpsUser,
     id: web::Path<i64>,
-    body: web::Json<ReasonRequest>,
+    body: JsonBody<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
     let row = flows::reject(&state, &ops.0.actor(), &row, &body.reason).await?;
@@ -375,7 +376,7 @@ pub async fn ops_suspend(
     state: web::Data<AppState>,
     ops: OpsUser,
     id: web::Path<i64>,
-    body: web::Json<ReasonRequest>,
+    body: JsonBody<ReasonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let row = integrations::get(state.store.db(), *id).await?;
     let row = flows::suspend(&state, &ops.0.actor(), &row, &body.reason).await?;

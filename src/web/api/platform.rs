@@ -12,6 +12,7 @@
 //! Every change and the task it causes commit in one transaction. Bad input: 422 naming the
 //! field.
 use crate::store::task_kind::TaskKind;
+use crate::web::input::JsonBody;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -251,7 +252,7 @@ async fn upsert_member(
     state: web::Data<AppState>,
     auth: PartnerAuth,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let external_id = path_id("member_id", &path)?;
     let input = parse_member(&state, external_id, &body)?;
@@ -293,7 +294,7 @@ async fn append_credit(
     auth: PartnerAuth,
     path: web::Path<String>,
     header_key: HeaderKey,
-    body: web::Json<Value>,
+    body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = auth.0;
     let loc = location_of(&state, partner.id, &path).await?;
@@ -382,7 +383,7 @@ async fn device_event(
     state: web::Data<AppState>,
     auth: PartnerAuth,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let partner = auth.0;
     let loc = location_of(&state, partner.id, &path).await?;

@@ -1,6 +1,7 @@
 //! Settings → Integrations → ServiceTitan → Mappings: one page per mapping step. Choices come
 //! from live tenant lists (searched and paged on the server, so 2,000 services stay quick);
 //! each form posts back, is verified against the tenant, and redirects with a message.
+use crate::web::input::QueryParams;
 use std::collections::HashMap;
 
 use actix_session::Session;
@@ -315,7 +316,7 @@ struct JobTypesPage {
 async fn job_types(
     session: Session,
     state: web::Data<AppState>,
-    query: web::Query<JobTypeQuery>,
+    query: QueryParams<JobTypeQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/job-types");
     let p = page!(state, session, &here);
@@ -508,7 +509,7 @@ struct ServicesPage {
 async fn services(
     session: Session,
     state: web::Data<AppState>,
-    query: web::Query<SearchQuery>,
+    query: QueryParams<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/services");
     let p = page!(state, session, &here);
@@ -599,7 +600,7 @@ struct CampaignPage {
 async fn campaign(
     session: Session,
     state: web::Data<AppState>,
-    query: web::Query<SearchQuery>,
+    query: QueryParams<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let here = format!("{BASE}/campaign");
     let p = page!(state, session, &here);

@@ -43,14 +43,20 @@ const FLASH_KEY: &str = "flash";
 
 /// Stores a message for the next page.
 pub fn flash(session: &Session, ok: bool, text: impl Into<String>) {
+    // The flash rides in the session cookie (4 KB at most), and a refusal can quote what was
+    // typed: keep it short so the cookie always fits.
+    let text = crate::web::input::truncate(&text.into(), FLASH_MAX_CHARS);
     let _ = session.insert(
         FLASH_KEY,
         Flash {
             kind: if ok { "ok" } else { "error" }.into(),
-            text: text.into(),
+            text,
         },
     );
 }
+
+/// Longest flash message kept in the session cookie.
+const FLASH_MAX_CHARS: usize = 600;
 
 /// What every page's layout shows.
 pub struct Layout {

@@ -1,6 +1,7 @@
 //! The Continue Setup link from the approval email: a single-use token that leads to the
 //! credentials step (through sign-in if needed). Used, expired or forged links get a friendly
 //! page, and used or expired ones a "send a new link" button.
+use crate::web::input::QueryParams;
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -60,7 +61,7 @@ struct TokenQuery {
 async fn continue_setup(
     session: Session,
     state: web::Data<AppState>,
-    q: web::Query<TokenQuery>,
+    q: QueryParams<TokenQuery>,
 ) -> Result<HttpResponse, PageError> {
     let token = q.token.clone().unwrap_or_default();
     let redeemed = setup_tokens::redeem(state.store.db(), &token)

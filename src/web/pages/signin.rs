@@ -1,4 +1,6 @@
 //! Sign-in and sign-out pages.
+use crate::domain::limits;
+use crate::web::input::QueryParams;
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,13 +36,34 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths may be returned to (no open redirect).
-fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_owned)
+/// Only a path on this site may be returned to (no open redirect): `next` must start with a
+/// single `/`, hold no control character, space or backslash (browsers drop tabs and newlines
+/// and read `\` as `/`, so `/\t/evil.example` would leave the site), and still be on this
+/// origin once parsed. The re-serialised path and query are returned, never the raw text.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?;
+    if n.len() > 2000
+        || !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return None;
+    }
+    let base = url::Url::parse("http://titanbridge.invalid/").ok()?;
+    let joined = base.join(n).ok()?;
+    if joined.origin() != base.origin() {
+        return None;
+    }
+    let mut out = joined.path().to_owned();
+    if let Some(q) = joined.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
 }
 
-async fn show(session: Session, q: web::Query<NextQuery>) -> HttpResponse {
+async fn show(session: Session, q: QueryParams<NextQuery>) -> HttpResponse {
     if let Some(u) = auth::current_user(&session) {
         return see_other(home_for(&u));
     }
@@ -69,7 +92,14 @@ async fn submit(
     limiter: web::Data<crate::web::auth::SignInLimiter>,
     form: CsrfForm<SignInForm>,
 ) -> HttpResponse {
-    let form = form.0;
+    let mut form = form.0;
+    // Over-long input cannot be a real account; it is refused like a wrong password.
+    if form.email.chars().count() > limits::SIGN_IN_FIELD_MAX_CHARS
+        || form.password.chars().count() > limits::SIGN_IN_FIELD_MAX_CHARS
+    {
+        form.email = crate::web::input::truncate(&form.email, limits::SIGN_IN_FIELD_MAX_CHARS);
+        form.password = String::new();
+    }
     let password = SecretString::from(form.password);
     let ip = req.peer_addr().map(|a| a.ip());
     match auth::authenticate(&state, &limiter, &form.email, &password, ip).await {
@@ -115,4 +145,36 @@ async fn submit(
 async fn sign_out(session: Session, _form: CsrfForm<NoFields>) -> HttpResponse {
     auth::sign_out(&session);
     see_other("/signin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/ops")).as_deref(), Some("/ops"));
+        assert_eq!(
+            safe_next(Some("/settings/integrations?tab=a%20b")).as_deref(),
+            Some("/settings/integrations?tab=a%20b")
+        );
+        for bad in [
+            "//evil.example",
+            "/\tevil",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "/ok\nSet-Cookie: x=1",
+            "/ok\r\n",
+            " /ops",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(None), None);
+        // Dot segments resolve on this site.
+        assert_eq!(safe_next(Some("/a/../ops")).as_deref(), Some("/ops"));
+    }
 }

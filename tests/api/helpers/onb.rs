@@ -179,6 +179,33 @@ impl Client {
         self.absorb(resp).await
     }
 
+    /// Sends raw bytes with a content type and extra headers (with the session and CSRF header).
+    pub async fn send_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> Resp {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c.clone());
+        }
+        if let Some(t) = &self.csrf {
+            req = req.header("X-CSRF-Token", t.clone());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v.clone());
+        }
+        let resp = req.send().await.expect("request");
+        self.absorb(resp).await
+    }
+
     /// Posts a form (fields as given; add `csrf_token` yourself).
     pub async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
         let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
@@ -303,12 +330,17 @@ pub async fn newest_email_to(
     app: &TestApp,
     to: &str,
 ) -> titanbridge::store::entities::outbound_email::Model {
-    titanbridge::store::outbox::recent(app.state.store.db(), 100)
+    let mut m = titanbridge::store::outbox::recent(app.state.store.db(), 100)
         .await
         .unwrap()
         .into_iter()
         .find(|m| m.to_address == to)
-        .expect("an email to the address")
+        .expect("an email to the address");
+    // Stored sealed: the link is a credential.
+    assert!(!m.body_text.contains("token="), "body stored in clear");
+    m.body_text = titanbridge::store::outbox::open_body(&app.state.secrets, &m.body_text).unwrap();
+    m.body_html = titanbridge::store::outbox::open_body(&app.state.secrets, &m.body_html).unwrap();
+    m
 }
 
 /// The token inside a Continue Setup link in `text`.
