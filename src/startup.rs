@@ -66,6 +66,7 @@ impl Application {
                 .app_data(signin.clone())
                 .app_data(metrics.clone())
                 .app_data(crate::web::error::payload_config())
+                .app_data(crate::web::error::path_config())
                 .wrap(from_fn(crate::web::middleware::security_headers))
                 .wrap(from_fn(crate::web::middleware::record_metrics))
                 .wrap(TracingLogger::<crate::web::middleware::RedactedRootSpan>::new())

@@ -208,6 +208,17 @@ impl From<ServiceError> for ApiError {
 /// within a second or two, and the pool reconnects on the next call.
 pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
+/// A path segment of the wrong shape (`/integrations/abc`): a JSON 404 naming the path.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|_err, req| {
+        ApiError::NotFound(format!(
+            "'{}'",
+            truncate(req.path(), crate::web::input::QUOTE_MAX)
+        ))
+        .into()
+    })
+}
+
 /// Size limit for raw payloads (the JSON extractor is [`crate::web::input::JsonBody`]).
 pub fn payload_config() -> actix_web::web::PayloadConfig {
     actix_web::web::PayloadConfig::new(crate::web::input::MAX_JSON_BYTES)

@@ -1177,6 +1177,10 @@ async fn pages_and_api_answers_carry_the_security_headers() {
         );
         assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
+    // A path segment of the wrong shape is a JSON 404, not a text error.
+    let r = partner.get("/api/v1/integrations/not-a-number").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.json()["error"]["code"], "not_found", "{}", r.text);
     // Pages hold no inline script (the CSP would block it).
     let page = partner.get("/settings/integrations/servicetitan").await;
     assert!(
