@@ -149,3 +149,59 @@ pub async fn security_headers(
     }
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{App, HttpResponse, test, web};
+    use tracing_actix_web::TracingLogger;
+
+    use super::RedactedRootSpan;
+    use crate::web::error::{ApiError, FieldError};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_megabyte_long_bad_value_is_not_logged_whole() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .route(
+                    "/",
+                    web::post().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::Validation(vec![FieldError {
+                            field: "first_name".into(),
+                            message: format!("unknown value '{}'", "z".repeat(1_500_000)),
+                        }]))
+                    }),
+                ),
+        )
+        .await;
+        let resp = test::call_service(&app, test::TestRequest::post().uri("/").to_request()).await;
+        assert_eq!(resp.status(), 422);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("request finished"), "{text:.500}");
+        let longest = text.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest < 5_000, "a {longest}-byte log line");
+    }
+}

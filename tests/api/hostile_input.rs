@@ -1215,13 +1215,11 @@ async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
     }
 }
 
+/// A value near the 1 MiB limit is refused without being echoed back (the log line is checked
+/// in `web::middleware`'s unit test).
 #[tokio::test]
-async fn a_bad_value_is_not_logged_whole() {
-    // The error text written to the log for one request is cut short (the log line of a
-    // megabyte-long bad value stays small); checked on the formatter the middleware uses.
+async fn a_megabyte_value_is_not_echoed_back() {
     let long = "z".repeat(900_000);
-    let cut = titanbridge::web::input::truncate(&long, 1000);
-    assert!(cut.len() < 1100);
     let w = sync_support::world(1).await;
     let mut anon = Client::new(&w.app.address);
     let r = anon
