@@ -80,8 +80,19 @@ fn too_large() -> ApiError {
     ))
 }
 
-/// Decodes a JSON document into `T`, naming the field of the first bad value.
+/// Decodes a JSON document into `T`, naming the field of the first bad value. A string holding
+/// a NUL character is refused too: PostgreSQL cannot store one, and no field of ours needs it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if contains_nul_escape(bytes)
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = nul_path(&v, String::new())
+    {
+        return Err(nul_error(if path.is_empty() {
+            "body".into()
+        } else {
+            path
+        }));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => v,
@@ -132,8 +143,51 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
     }
 }
 
+fn contains_nul_escape(bytes: &[u8]) -> bool {
+    bytes
+        .windows(6)
+        .any(|w| w[0] == b'\\' && (w[1] | 0x20) == b'u' && &w[2..] == b"0000")
+}
+
+/// The path of the first string (or key) in `v` holding a NUL character.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(at),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_path(x, format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let p = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(p)
+            } else {
+                nul_path(x, p)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn nul_error(field: String) -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        field: truncate(&field, QUOTE_MAX),
+        message: "must not contain a NUL character".into(),
+    }])
+}
+
 /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
 pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some((k, _)) =
+        form_urlencoded::parse(bytes).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(nul_error(k.into_owned()));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize::<_, T>(de)
         .map_err(|e| field_error(&e.path().to_string(), &e.inner().to_string()))
@@ -268,6 +322,20 @@ mod tests {
         let raw = format!(r#"{{"trade":"x","count":"{big}"}}"#);
         let f = fields(parse_json::<Body>(raw.as_bytes()).unwrap_err());
         assert!(f[0].1.len() < 300, "{}", f[0].1.len());
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_its_field() {
+        let e = parse_json::<Body>(br#"{"trade":"x","slot":{"start":"a\u0000b"}}"#).unwrap_err();
+        assert_eq!(
+            fields(e)[0],
+            (
+                "slot.start".into(),
+                "must not contain a NUL character".into()
+            )
+        );
+        let e = parse_form::<Body>(b"trade=a%00b").unwrap_err();
+        assert_eq!(fields(e)[0].0, "trade");
     }
 
     #[test]
