@@ -1,31 +1,38 @@
-//! Sync engine figures against the built-in sandbox.
+//! Sync engine figures against the built-in sandbox, one per line with the database in
+//! brackets, so that two runs compare line by line.
 //!
-//! `cargo bench --bench sync_engine` (PostgreSQL too when `DATABASE_URL=postgres://…`).
+//! `cargo bench --bench sync_engine` (SQLite), with `DATABASE_URL=postgres://…` for the
+//! PostgreSQL lines too (each PostgreSQL run works in a schema of its own and drops it).
 //! `BENCH_SCALE` (default 1.0) shrinks or grows every workload.
 //!
-//! 1. Engine throughput (tasks/s): credit-balance tasks (one ServiceTitan call each) across 20
-//!    tenants, sandbox at zero latency and no rate limit, on SQLite and PostgreSQL.
-//! 2. Rate-limit use: 200 tenants with backlogs, sandbox and client at 60 calls/s per tenant;
-//!    calls made per tenant over a window as a fraction of the limit.
-//! 3. Event-to-ServiceTitan latency p50/p99: 1,000 tenants × 1 credit event/s; from the event's
-//!    commit to the task that wrote the balance finishing.
+//! 1. Throughput (tasks/s) with 2,000 and with 20,000 due tasks (the first 2,000 of them
+//!    timed), their ratio, and database round trips per task: one-call credit tasks across 20
+//!    tenants, sandbox at zero latency, no rate limit.
+//! 2. Scale-out (PostgreSQL): 1, 2 and 4 worker processes (this binary, re-run as a worker)
+//!    draining one backlog with 20 ms ServiceTitan latency; leases lost, tasks claimed twice,
+//!    429s.
+//! 3. Rate-limit use: 200 tenants, each backlogged for the whole window, sandbox and client at
+//!    60 calls/s per tenant.
+//! 4. Event → ServiceTitan latency p50/p99: 1,000 tenants × 1 credit event/s for 10 s.
+//! 5. Noisy neighbour: one tenant with 100,000 queued tasks; another tenant's 100 events.
+use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
-use titanbridge::store::task_kind::TaskKind;
 
 use futures::StreamExt;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
-use secrecy::SecretString;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use secrecy::{ExposeSecret, SecretString};
 use titanbridge::config::{Settings, random_key};
 use titanbridge::sandbox::{self, SandboxConfig, SandboxHandle, TenantSeed};
 use titanbridge::state::AppState;
-use titanbridge::store::entities::{integration, partner, sync_task};
+use titanbridge::store::entities::{integration, partner};
 use titanbridge::store::members::{LocationInput, MemberInput};
-use titanbridge::store::tasks::{self, NewTask};
-use titanbridge::store::{ledger, links, members};
+use titanbridge::store::task_kind::TaskKind;
+use titanbridge::store::{ledger, links, members, now_ms, round_trips, tasks};
 use titanbridge::sync::WorkerOptions;
 use tokio::sync::watch;
 
 const APP_KEY: &str = "bench-app-key";
+const CREDIT: &str = "credit_balance";
 
 fn scale(n: usize) -> usize {
     let s: f64 = std::env::var("BENCH_SCALE")
@@ -35,17 +42,41 @@ fn scale(n: usize) -> usize {
     ((n as f64) * s).round().max(1.0) as usize
 }
 
+/// Which database a run uses: SQLite in a temporary directory, or a fresh PostgreSQL schema.
+#[derive(Clone, Copy)]
+enum Db<'a> {
+    Sqlite,
+    Postgres(&'a str),
+}
+
+impl Db<'_> {
+    fn label(&self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Prints one figure: `name [db]: value`.
+fn figure(name: &str, db: Db<'_>, value: impl std::fmt::Display) {
+    println!("{name} [{}]: {value}", db.label());
+    let _ = std::io::stdout().flush();
+}
+
 struct Env {
     state: AppState,
     sandbox: SandboxHandle,
     /// Per tenant: integration ID, partner ID, our location IDs.
     tenants: Vec<(i64, i64, Vec<i64>)>,
+    /// PostgreSQL: the admin URL and the schema to drop at the end.
+    schema: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn database(pg: Option<&str>) -> (String, Option<tempfile::TempDir>) {
-    match pg {
-        Some(url) => {
+async fn database(db: Db<'_>) -> (String, Option<(String, String)>, Option<tempfile::TempDir>) {
+    match db {
+        Db::Postgres(url) => {
             let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
             let admin = titanbridge::store::Store::connect(url, None)
                 .await
@@ -58,57 +89,54 @@ async fn database(pg: Option<&str>) -> (String, Option<tempfile::TempDir>) {
             let sep = if url.contains('?') { '&' } else { '?' };
             (
                 format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                Some((url.to_owned(), schema)),
                 None,
             )
         }
-        None => {
+        Db::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!(
                 "sqlite://{}?mode=rwc",
                 dir.path().join("bench.db").display()
             );
-            (url, Some(dir))
+            (url, None, Some(dir))
         }
     }
 }
 
-/// A sandbox with `n` tenants (limit `rate`/s), the app state, and per tenant an active
-/// integration with `locs` locations all linked to the tenant's first seeded location.
-async fn env(pg: Option<&str>, n: usize, locs: usize, rate: u32) -> Env {
-    let seeds: Vec<TenantSeed> = (0..n)
+/// Sandbox knobs of one run.
+#[derive(Clone, Copy)]
+struct Shape {
+    tenants: usize,
+    /// Our locations per tenant (all linked to the tenant's first seeded location).
+    locations: usize,
+    /// Calls/s per tenant, enforced by the sandbox and paced by our client.
+    rate: u32,
+    /// Added to every ServiceTitan call.
+    latency: Duration,
+}
+
+/// A sandbox, the app state, and per tenant an active integration with its locations.
+async fn env(db: Db<'_>, shape: Shape) -> Env {
+    let seeds: Vec<TenantSeed> = (0..shape.tenants)
         .map(|i| TenantSeed {
             tenant_id: 9_000_000 + i as i64,
             client_id: format!("bench-{i}"),
             client_secret: format!("secret-{i}"),
         })
         .collect();
-    let sandbox = sandbox::start(
-        "127.0.0.1:0",
-        SandboxConfig {
-            app_key: APP_KEY.into(),
-            rate_limit_per_sec: rate,
-            tenants: seeds.clone(),
-            workers: 2,
-            check_contract: false,
-            ..SandboxConfig::default()
-        },
-    )
-    .await
-    .expect("sandbox");
-    let (url, dir) = database(pg).await;
-    let mut s = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: url,
-        encryption_key: random_key(32).into(),
-        session_key: random_key(64).into(),
-        ..Settings::default()
+    let mut cfg = SandboxConfig {
+        app_key: APP_KEY.into(),
+        rate_limit_per_sec: shape.rate,
+        tenants: seeds.clone(),
+        workers: 2,
+        check_contract: false,
+        ..SandboxConfig::default()
     };
-    s.worker.embedded = false;
-    s.servicetitan.environment = "custom".into();
-    s.servicetitan.auth_url = sandbox.base_url.clone();
-    s.servicetitan.api_url = sandbox.base_url.clone();
-    s.servicetitan.app_key = SecretString::from(APP_KEY.to_owned());
-    s.servicetitan.rate_limit_per_sec = rate;
+    cfg.faults.latency = shape.latency;
+    let sandbox = sandbox::start("127.0.0.1:0", cfg).await.expect("sandbox");
+    let (url, schema, dir) = database(db).await;
+    let s = settings(&url, &sandbox.base_url, random_key(32).into(), shape.rate);
     let state = AppState::build(s, true).await.expect("state");
     let db = state.store.db();
     let now = chrono::Utc::now();
@@ -155,7 +183,7 @@ async fn env(pg: Option<&str>, n: usize, locs: usize, rate: u32) -> Env {
             email: None,
             phone: None,
             plan_code: None,
-            locations: (0..locs)
+            locations: (0..shape.locations)
                 .map(|l| LocationInput {
                     external_id: format!("t{i}-l{l}"),
                     name: "Home".into(),
@@ -182,7 +210,42 @@ async fn env(pg: Option<&str>, n: usize, locs: usize, rate: u32) -> Env {
         state,
         sandbox,
         tenants,
+        schema,
         _dir: dir,
+    }
+}
+
+fn settings(db_url: &str, sandbox_url: &str, key: SecretString, rate: u32) -> Settings {
+    let mut s = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: db_url.to_owned(),
+        encryption_key: key,
+        session_key: random_key(64).into(),
+        ..Settings::default()
+    };
+    s.worker.embedded = false;
+    s.servicetitan.environment = "custom".into();
+    s.servicetitan.auth_url = sandbox_url.to_owned();
+    s.servicetitan.api_url = sandbox_url.to_owned();
+    s.servicetitan.app_key = SecretString::from(APP_KEY.to_owned());
+    s.servicetitan.rate_limit_per_sec = rate;
+    s
+}
+
+/// Stops the sandbox and, on PostgreSQL, drops the run's schema.
+async fn finish(e: Env) {
+    e.sandbox.stop().await;
+    let Env { state, schema, .. } = e;
+    drop(state);
+    if let Some((url, schema)) = schema {
+        let admin = titanbridge::store::Store::connect(&url, None)
+            .await
+            .expect("pg");
+        admin
+            .db()
+            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop schema");
     }
 }
 
@@ -191,20 +254,32 @@ fn options(state: &AppState, concurrency: usize, per: usize) -> WorkerOptions {
     o.concurrency = concurrency;
     o.per_integration = per;
     o.idle_sleep = Duration::from_millis(10);
-    // Pollers off: these figures are about the outbound queue.
+    // Pollers off after the first round: these figures are about the outbound queue.
     o.poll_interval = Duration::from_secs(3600);
     o
 }
 
-fn start_worker(state: AppState, opts: WorkerOptions) -> watch::Sender<bool> {
-    let (tx, mut rx) = watch::channel(false);
-    tokio::spawn(async move {
+struct Worker {
+    stop: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+fn start_worker(state: AppState, opts: WorkerOptions) -> Worker {
+    let (stop, mut rx) = watch::channel(false);
+    let done = tokio::spawn(async move {
         let stop = async move {
             let _ = rx.wait_for(|v| *v).await;
         };
         let _ = titanbridge::sync::worker::run_worker_with(state, opts, stop).await;
     });
-    tx
+    Worker { stop, done }
+}
+
+impl Worker {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.done.await;
+    }
 }
 
 async fn count(state: &AppState, sql: &str) -> i64 {
@@ -219,126 +294,453 @@ async fn count(state: &AppState, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).expect("i64")
 }
 
-async fn throughput(pg: Option<&str>) {
-    let (n_tenants, per_tenant) = (20, scale(100));
-    let e = env(pg, n_tenants, per_tenant, 1_000_000).await;
-    let db = e.state.store.db();
-    for (iid, _, locs) in &e.tenants {
-        for l in locs {
-            TaskKind::CreditBalance { location_id: *l }
-                .enqueue(db, *iid)
-                .await
-                .expect("enqueue");
-        }
-    }
-    let total = (n_tenants * per_tenant) as i64;
-    let started = Instant::now();
-    let stop = start_worker(e.state.clone(), options(&e.state, 32, 16));
-    let done_sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE state = 'done'";
-    while count(&e.state, done_sql).await < total {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let _ = stop.send(true);
-    println!(
-        "throughput [{}]: {total} tasks in {secs:.2} s = {:.0} tasks/s (zero latency, no rate limit, 32 slots)",
-        if pg.is_some() { "postgres" } else { "sqlite" },
-        total as f64 / secs
-    );
-    e.sandbox.stop().await;
+/// Queues `n` credit tasks for one location of an integration in one statement, all due now,
+/// each with a dedupe key of its own (as distinct writes have).
+async fn bulk_enqueue(state: &AppState, integration_id: i64, location_id: i64, n: usize) {
+    let db = state.store.db();
+    let b = state.store.backend();
+    let sql = "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < $1) \
+        INSERT INTO sync_tasks (integration_id, kind, payload, dedupe_key, state, attempts, \
+        run_after_ms, created_at, updated_at) \
+        SELECT $2, $3, $4, $5 || CAST(x AS TEXT), 'pending', 0, $6 + x, $7, $7 FROM g";
+    let sql = match b {
+        sea_orm::DbBackend::Postgres => sql.to_owned(),
+        _ => sql.replace('$', "?"),
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        b,
+        sql,
+        vec![
+            (n as i64).into(),
+            integration_id.into(),
+            CREDIT.into(),
+            serde_json::json!({ "location_id": location_id })
+                .to_string()
+                .into(),
+            format!("bench:{integration_id}:{}:", uuid::Uuid::new_v4().simple()).into(),
+            (now_ms() - n as i64 - 1).into(),
+            chrono::Utc::now().into(),
+        ],
+    ))
+    .await
+    .expect("bulk enqueue");
 }
 
-async fn rate_use(pg: Option<&str>) {
-    let n_tenants = scale(200);
-    let backlog = 150;
-    let e = env(pg, n_tenants, 1, 60).await;
-    let db = e.state.store.db();
-    let txn = tasks::begin_write(db).await.expect("txn");
+/// Tasks this process's workers finished (any kind), from the worker's own counters.
+fn finished(state: &AppState) -> u64 {
+    ["credit_balance", "poll"]
+        .iter()
+        .map(|k| {
+            state
+                .metrics
+                .sync_tasks
+                .with_label_values(&[k, "done"])
+                .get()
+        })
+        .sum()
+}
+
+/// Throughput of one worker (32 slots) over the first `timed` tasks of a `due`-task backlog.
+struct Drain {
+    tasks_per_sec: f64,
+    round_trips_per_task: f64,
+    calls_per_task: f64,
+}
+
+/// ServiceTitan calls the sandbox answered, all tenants of `e` together.
+fn st_calls(e: &Env) -> u64 {
+    (0..e.tenants.len())
+        .map(|i| {
+            e.sandbox
+                .state
+                .call_counts(9_000_000 + i as i64)
+                .map(|c| c.0)
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+async fn drain(db: Db<'_>, due: usize, timed: usize) -> Drain {
+    let n_tenants = 20;
+    let e = env(
+        db,
+        Shape {
+            tenants: n_tenants,
+            locations: 1,
+            rate: 1_000_000,
+            latency: Duration::ZERO,
+        },
+    )
+    .await;
     for (iid, _, locs) in &e.tenants {
-        for _ in 0..backlog {
-            // No dedupe key: each is a separate write, so every tenant keeps a backlog.
-            tasks::enqueue(
-                &txn,
-                NewTask::now(
-                    *iid,
-                    TaskKind::CreditBalance { location_id: 0 }.name(),
-                    serde_json::json!({"location_id": locs[0]}),
-                    None,
-                ),
-            )
-            .await
-            .expect("enqueue");
-        }
+        bulk_enqueue(&e.state, *iid, locs[0], due / n_tenants).await;
     }
-    txn.commit().await.expect("commit");
-    let calls = |e: &Env| -> u64 {
+    let (f0, r0, c0) = (finished(&e.state), round_trips(), st_calls(&e));
+    let started = Instant::now();
+    let w = start_worker(e.state.clone(), options(&e.state, 32, 16));
+    while finished(&e.state) - f0 < timed as u64 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (n, trips, calls) = (
+        finished(&e.state) - f0,
+        round_trips() - r0,
+        st_calls(&e) - c0,
+    );
+    w.stop().await;
+    finish(e).await;
+    Drain {
+        tasks_per_sec: n as f64 / secs,
+        round_trips_per_task: trips as f64 / n as f64,
+        calls_per_task: calls as f64 / n as f64,
+    }
+}
+
+async fn throughput(db: Db<'_>) {
+    let (small, large) = (scale(2000), scale(20000));
+    let at_small = drain(db, small, small).await;
+    let at_large = drain(db, large, small).await;
+    figure(
+        &format!("throughput at {small} due"),
+        db,
+        format!("{:.0} tasks/s", at_small.tasks_per_sec),
+    );
+    figure(
+        &format!("throughput at {large} due"),
+        db,
+        format!(
+            "{:.0} tasks/s (first {small} timed)",
+            at_large.tasks_per_sec
+        ),
+    );
+    figure(
+        &format!("backlog ratio ({large}/{small} due)"),
+        db,
+        format!("{:.2}", at_large.tasks_per_sec / at_small.tasks_per_sec),
+    );
+    figure(
+        "round trips per task",
+        db,
+        format!("{:.2}", at_small.round_trips_per_task),
+    );
+    figure(
+        "ServiceTitan calls per task",
+        db,
+        format!("{:.2}", at_small.calls_per_task),
+    );
+}
+
+/// One worker process of the scale-out run: this binary, started with `BENCH_CHILD=1`.
+struct Child {
+    proc: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+fn spawn_child(db_url: &str, sandbox_url: &str, key: &SecretString, rate: u32) -> Child {
+    let mut proc = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env("BENCH_CHILD", "1")
+        .env("BENCH_CHILD_DB", db_url)
+        .env("BENCH_CHILD_SANDBOX", sandbox_url)
+        .env("BENCH_CHILD_KEY", key.expose_secret())
+        .env("BENCH_CHILD_RATE", rate.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("worker process");
+    let mut out = std::io::BufReader::new(proc.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("ready");
+    assert_eq!(line.trim(), "ready", "worker process did not start");
+    Child { proc, out }
+}
+
+impl Child {
+    fn send(&mut self, line: &str) {
+        let stdin = self.proc.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Stops the worker; returns its lost and lapsed leases.
+    fn stop(mut self) -> u64 {
+        self.send("stop");
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("outcome");
+        let _ = self.proc.wait();
+        line.trim()
+            .strip_prefix("lost ")
+            .and_then(|n| n.parse().ok())
+            .expect("lost count")
+    }
+}
+
+/// The worker process: waits for `go`, runs the worker until `stop`, prints its lost leases.
+fn child_main() {
+    let var = |k: &str| std::env::var(k).expect(k);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let rate: u32 = var("BENCH_CHILD_RATE").parse().expect("rate");
+        let s = settings(
+            &var("BENCH_CHILD_DB"),
+            &var("BENCH_CHILD_SANDBOX"),
+            SecretString::from(var("BENCH_CHILD_KEY")),
+            rate,
+        );
+        let state = AppState::build(s, false).await.expect("state");
+        println!("ready");
+        let _ = std::io::stdout().flush();
+        let line = || {
+            tokio::task::spawn_blocking(|| {
+                let mut l = String::new();
+                std::io::stdin().read_line(&mut l).expect("stdin");
+            })
+        };
+        let _ = line().await; // go
+        let w = start_worker(state.clone(), options(&state, 16, 4));
+        let _ = line().await; // stop
+        w.stop().await;
+        let lost: u64 = [CREDIT, "poll"]
+            .iter()
+            .flat_map(|k| {
+                ["lease_lost", "lease_lapsed"]
+                    .map(|o| state.metrics.sync_tasks.with_label_values(&[k, o]).get())
+            })
+            .sum();
+        println!("lost {lost}");
+        let _ = std::io::stdout().flush();
+    });
+}
+
+async fn scale_out(url: &str) {
+    let db = Db::Postgres(url);
+    let (n_tenants, rate) = (40, 100);
+    let e = env(
+        db,
+        Shape {
+            tenants: n_tenants,
+            locations: 1,
+            rate,
+            latency: Duration::from_millis(20),
+        },
+    )
+    .await;
+    let db_url = e.state.settings.database_url.clone();
+    let key = e.state.settings.encryption_key.clone();
+    let total = scale(8000);
+    let mut rates = Vec::new();
+    for procs in [1usize, 2, 4] {
+        let first = count(
+            &e.state,
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM sync_tasks",
+        )
+        .await;
+        for (iid, _, locs) in &e.tenants {
+            bulk_enqueue(&e.state, *iid, locs[0], total / n_tenants).await;
+        }
+        let limited0: u64 = (0..n_tenants)
+            .map(|i| {
+                e.sandbox
+                    .state
+                    .call_counts(9_000_000 + i as i64)
+                    .map(|c| c.1)
+                    .unwrap_or(0)
+            })
+            .sum();
+        let mut children: Vec<Child> = (0..procs)
+            .map(|_| spawn_child(&db_url, &e.sandbox.base_url, &key, rate))
+            .collect();
+        let open_sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE id > {first} \
+             AND kind = '{CREDIT}' AND state <> 'done'"
+        );
+        let started = Instant::now();
+        for c in &mut children {
+            c.send("go");
+        }
+        while count(&e.state, &open_sql).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let lost: u64 = children.into_iter().map(Child::stop).sum();
+        let twice = count(
+            &e.state,
+            &format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE id > {first} AND attempts > 1"
+            ),
+        )
+        .await;
+        let limited: u64 = (0..n_tenants)
+            .map(|i| {
+                e.sandbox
+                    .state
+                    .call_counts(9_000_000 + i as i64)
+                    .map(|c| c.1)
+                    .unwrap_or(0)
+            })
+            .sum::<u64>()
+            - limited0;
+        let tps = total as f64 / secs;
+        rates.push(tps);
+        let plural = if procs == 1 { "process" } else { "processes" };
+        figure(
+            &format!("scale-out {procs} {plural} (20 ms latency)"),
+            db,
+            format!(
+                "{tps:.0} tasks/s; {lost} leases lost, {twice} tasks claimed more than once, {limited} x 429"
+            ),
+        );
+    }
+    figure(
+        "scale-out ratio (2/1 processes)",
+        db,
+        format!("{:.2}", rates[1] / rates[0]),
+    );
+    figure(
+        "scale-out ratio (4/1 processes)",
+        db,
+        format!("{:.2}", rates[2] / rates[0]),
+    );
+    finish(e).await;
+}
+
+async fn rate_use(db: Db<'_>) {
+    let n_tenants = scale(200);
+    let (warm_up, window) = (Duration::from_secs(3), Duration::from_secs(10));
+    // Enough for every tenant at its full limit through warm-up and window, with a margin:
+    // whatever the engine manages, no tenant runs dry before the window ends.
+    let backlog = (60.0 * (warm_up + window).as_secs_f64() * 1.3) as usize;
+    let e = env(
+        db,
+        Shape {
+            tenants: n_tenants,
+            locations: 1,
+            rate: 60,
+            latency: Duration::ZERO,
+        },
+    )
+    .await;
+    for (iid, _, locs) in &e.tenants {
+        bulk_enqueue(&e.state, *iid, locs[0], backlog).await;
+    }
+    let calls = |e: &Env| -> (u64, u64) {
         (0..n_tenants)
             .map(|i| {
                 e.sandbox
                     .state
                     .call_counts(9_000_000 + i as i64)
-                    .map(|c| c.0)
-                    .unwrap_or(0)
+                    .unwrap_or_default()
             })
-            .sum()
+            .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1))
     };
-    let stop = start_worker(e.state.clone(), options(&e.state, 256, 4));
-    tokio::time::sleep(Duration::from_secs(3)).await; // warm-up: tokens, pools
-    let (c0, t0) = (calls(&e), Instant::now());
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let (c1, secs) = (calls(&e), t0.elapsed().as_secs_f64());
-    let _ = stop.send(true);
-    let limited: u64 = (0..n_tenants)
-        .map(|i| {
-            e.sandbox
-                .state
-                .call_counts(9_000_000 + i as i64)
-                .map(|c| c.1)
-                .unwrap_or(0)
-        })
-        .sum();
+    let w = start_worker(e.state.clone(), options(&e.state, 256, 4));
+    tokio::time::sleep(warm_up).await; // tokens, pools
+    let ((c0, _), t0) = (calls(&e), Instant::now());
+    tokio::time::sleep(window).await;
+    let ((c1, limited), secs) = (calls(&e), t0.elapsed().as_secs_f64());
+    let backlogged = count(
+        &e.state,
+        "SELECT CAST(COUNT(DISTINCT integration_id) AS BIGINT) FROM sync_tasks \
+         WHERE state = 'pending'",
+    )
+    .await;
+    w.stop().await;
     let rate = (c1 - c0) as f64 / secs;
     let limit = 60.0 * n_tenants as f64;
-    println!(
-        "rate use [{}]: {n_tenants} tenants with backlogs: {rate:.0} calls/s of {limit:.0} allowed = {:.3} of the limit; {limited} calls refused with 429",
-        if pg.is_some() { "postgres" } else { "sqlite" },
-        rate / limit
+    figure(
+        &format!("rate use ({n_tenants} tenants x 60 calls/s)"),
+        db,
+        format!(
+            "{:.3} of the limit ({rate:.0} of {limit:.0} calls/s), {limited} x 429, {backlogged}/{n_tenants} tenants still backlogged at the end",
+            rate / limit
+        ),
     );
-    e.sandbox.stop().await;
+    finish(e).await;
 }
 
-async fn latency(pg: Option<&str>) {
+/// Commits one ledger change and its credit task (as the platform API does).
+async fn credit_event(state: &AppState, iid: i64, pid: i64, loc: i64, key: String) {
+    let db = state.store.db();
+    let txn = tasks::begin_write(db).await.expect("txn");
+    ledger::append(
+        &txn,
+        &ledger::NewEntry {
+            partner_id: pid,
+            location_id: loc,
+            amount: 1,
+            reason: "bench".into(),
+            source_key: key,
+        },
+    )
+    .await
+    .expect("ledger");
+    TaskKind::CreditBalance { location_id: loc }
+        .enqueue(&txn, iid)
+        .await
+        .expect("enqueue");
+    txn.commit().await.expect("commit");
+}
+
+/// Seconds from enqueue to done of the finished credit tasks of `integrations` (all when
+/// empty), sorted.
+async fn latencies(state: &AppState, integrations: &[i64]) -> Vec<f64> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use titanbridge::store::entities::sync_task;
+    let mut q = sync_task::Entity::find()
+        .filter(sync_task::Column::State.eq("done"))
+        .filter(sync_task::Column::Kind.eq(CREDIT));
+    if !integrations.is_empty() {
+        q = q.filter(sync_task::Column::IntegrationId.is_in(integrations.iter().copied()));
+    }
+    let mut lat: Vec<f64> = q
+        .all(state.store.db())
+        .await
+        .expect("tasks")
+        .iter()
+        .map(|t| (t.updated_at - t.created_at).num_milliseconds() as f64 / 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    lat
+}
+
+fn pct(lat: &[f64], p: f64) -> f64 {
+    if lat.is_empty() {
+        return f64::NAN;
+    }
+    lat[((lat.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn latency(db: Db<'_>) {
     let n_tenants = scale(1000);
     let secs = 10;
-    let e = env(pg, n_tenants, 1, 60).await;
-    let stop = start_worker(e.state.clone(), options(&e.state, 64, 2));
-    let db = e.state.store.db();
+    let e = env(
+        db,
+        Shape {
+            tenants: n_tenants,
+            locations: 1,
+            rate: 60,
+            latency: Duration::ZERO,
+        },
+    )
+    .await;
+    let w = start_worker(e.state.clone(), options(&e.state, 64, 2));
+    let state = &e.state;
     let started = Instant::now();
     for s in 0..secs {
         let tick = Instant::now();
         // Each tenant's event of this second, committed concurrently (as API requests are).
         futures::stream::iter(e.tenants.iter())
             .for_each_concurrent(32, |(iid, pid, locs)| async move {
-                let txn = tasks::begin_write(db).await.expect("txn");
-                ledger::append(
-                    &txn,
-                    &ledger::NewEntry {
-                        partner_id: *pid,
-                        location_id: locs[0],
-                        amount: 1,
-                        reason: "bench".into(),
-                        source_key: format!("platform:bench-{s}-{}", locs[0]),
-                    },
+                credit_event(
+                    state,
+                    *iid,
+                    *pid,
+                    locs[0],
+                    format!("platform:bench-{s}-{}", locs[0]),
                 )
-                .await
-                .expect("ledger");
-                TaskKind::CreditBalance {
-                    location_id: locs[0],
-                }
-                .enqueue(&txn, *iid)
-                .await
-                .expect("enqueue");
-                txn.commit().await.expect("commit");
+                .await;
             })
             .await;
         let spent = tick.elapsed();
@@ -346,36 +748,90 @@ async fn latency(pg: Option<&str>) {
             tokio::time::sleep(Duration::from_secs(1) - spent).await;
         }
     }
-    let offered = started.elapsed().as_secs_f64();
-    let open_sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE state <> 'done'";
+    let offered = (n_tenants * secs) as f64 / started.elapsed().as_secs_f64();
+    let open_sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE kind = '{CREDIT}' AND state <> 'done'"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while count(&e.state, open_sql).await > 0 && Instant::now() < deadline {
+    while count(&e.state, &open_sql).await > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = stop.send(true);
-    let rows = sync_task::Entity::find().all(db).await.expect("tasks");
-    let mut lat: Vec<f64> = rows
-        .iter()
-        .filter(|t| {
-            t.state == "done" && t.kind == TaskKind::CreditBalance { location_id: 0 }.name()
-        })
-        .map(|t| (t.updated_at - t.created_at).num_milliseconds() as f64 / 1000.0)
-        .collect();
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
-    println!(
-        "latency [{}]: {n_tenants} tenants x 1 event/s for {secs} s ({:.0} events/s offered, {} writes): p50 {:.2} s, p99 {:.2} s, max {:.2} s",
-        if pg.is_some() { "postgres" } else { "sqlite" },
-        (n_tenants * secs) as f64 / offered,
-        lat.len(),
-        pct(0.5),
-        pct(0.99),
-        lat.last().copied().unwrap_or(0.0)
+    w.stop().await;
+    let lat = latencies(&e.state, &[]).await;
+    let what = format!("{n_tenants} tenants x 1 event/s");
+    figure(
+        &format!("event latency p50 ({what})"),
+        db,
+        format!(
+            "{:.2} s ({offered:.0} events/s offered, {} writes)",
+            pct(&lat, 0.5),
+            lat.len()
+        ),
     );
-    e.sandbox.stop().await;
+    figure(
+        &format!("event latency p99 ({what})"),
+        db,
+        format!("{:.2} s", pct(&lat, 0.99)),
+    );
+    finish(e).await;
+}
+
+async fn noisy_neighbour(db: Db<'_>) {
+    let (queued, events) = (scale(100_000), 100);
+    let e = env(
+        db,
+        Shape {
+            tenants: 2,
+            locations: events,
+            rate: 1_000_000,
+            latency: Duration::ZERO,
+        },
+    )
+    .await;
+    let (noisy, quiet) = (e.tenants[0].clone(), e.tenants[1].clone());
+    bulk_enqueue(&e.state, noisy.0, noisy.2[0], queued).await;
+    let w = start_worker(e.state.clone(), options(&e.state, 32, 16));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // One event per location, 10 per second: each its own write.
+    for (n, loc) in quiet.2.iter().enumerate() {
+        credit_event(&e.state, quiet.0, quiet.1, *loc, format!("quiet-{n}")).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open_sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE integration_id = {} AND state <> 'done'",
+        quiet.0
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&e.state, &open_sql).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let still = count(
+        &e.state,
+        &format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE integration_id = {} AND state = 'pending'",
+            noisy.0
+        ),
+    )
+    .await;
+    w.stop().await;
+    let lat = latencies(&e.state, &[quiet.0]).await;
+    figure(
+        &format!("noisy neighbour p99 ({events} events beside {queued} queued)"),
+        db,
+        format!(
+            "{:.2} s (max {:.2} s, {} writes; {still} of the noisy tenant's tasks still queued)",
+            pct(&lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN),
+            lat.len()
+        ),
+    );
+    finish(e).await;
 }
 
 fn main() {
+    if std::env::var_os("BENCH_CHILD").is_some() {
+        return child_main();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -383,12 +839,21 @@ fn main() {
     let pg = std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| u.starts_with("postgres"));
+    let mut dbs = vec![Db::Sqlite];
+    if let Some(url) = pg.as_deref() {
+        dbs.push(Db::Postgres(url));
+    }
     rt.block_on(async {
-        throughput(None).await;
-        if let Some(url) = pg.as_deref() {
-            throughput(Some(url)).await;
+        for db in &dbs {
+            throughput(*db).await;
         }
-        rate_use(pg.as_deref()).await;
-        latency(pg.as_deref()).await;
+        if let Some(url) = pg.as_deref() {
+            scale_out(url).await;
+        }
+        for db in &dbs {
+            latency(*db).await;
+            noisy_neighbour(*db).await;
+            rate_use(*db).await;
+        }
     });
 }

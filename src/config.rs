@@ -120,6 +120,8 @@ pub struct WorkerSettings {
     pub backoff_cap_secs: u64,
     /// Run the worker inside `serve` (single-process deployments and the demo).
     pub embedded: bool,
+    /// Seconds a finished (`done`) task is kept before the worker deletes it (dead tasks stay).
+    pub done_retention_secs: u64,
 }
 
 fn redact<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -163,6 +165,7 @@ impl Default for Settings {
                 backoff_base_ms: 500,
                 backoff_cap_secs: 300,
                 embedded: true,
+                done_retention_secs: 7 * 24 * 3600,
             },
         }
     }

@@ -187,6 +187,20 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option<int
     Ok(integration::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The integrations with these IDs (one query; the worker reads a claimed batch's rows at once).
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> StoreResult<Vec<integration::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(integration::Entity::find()
+        .filter(integration::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 /// The integration with `id` if it belongs to `partner_id`; another partner's is "not found".
 pub async fn get_owned<C: ConnectionTrait>(
     db: &C,

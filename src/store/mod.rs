@@ -86,6 +86,18 @@ fn unavailable_reason(e: &sea_orm::DbErr) -> Option<String> {
     }
 }
 
+static ROUND_TRIPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Database round trips made by this process so far, every pool together: each statement,
+/// plus the transaction control the claim sends (benchmarks print the figure per task).
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn count_round_trips(n: u64) {
+    ROUND_TRIPS.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Result alias for store functions.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -190,12 +202,17 @@ impl Store {
         if url.starts_with("sqlite:") {
             create_private_sqlite_file(url)?;
         }
-        let db = Database::connect(opts)
+        // A pooled connection is pinged only after a second idle: a ping before every
+        // checkout cost one round trip per statement, and a connection the server dropped
+        // during an outage has been idle for longer than that.
+        opts.test_before_acquire_if_idle_for(Duration::from_secs(1));
+        let mut db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Unreachable {
                 url: redact_url(url),
                 reason: first_line(&e.to_string()),
             })?;
+        db.set_metric_callback(|_| count_round_trips(1));
         Ok(Store {
             db,
             url: url.to_owned(),

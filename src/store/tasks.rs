@@ -224,25 +224,76 @@ pub struct ClaimRequest<'a> {
     pub per_integration: usize,
 }
 
-const CANDIDATES: &str = "\
+/// The claim's first part, shared by both databases. `open`: the integrations that may take
+/// work now and how many tasks each (`room`). An integration is served when it is `active`, no
+/// other worker holds a lease on it, and this worker holds fewer than `per_integration`. One
+/// more per-integration rule goes in this `WHERE`.
+const CLAIM_OPEN: &str = "\
     WITH busy AS ( \
         SELECT integration_id, \
                SUM(CASE WHEN lease_owner = $1 THEN 1 ELSE 0 END) AS mine, \
                SUM(CASE WHEN lease_owner <> $1 THEN 1 ELSE 0 END) AS others \
         FROM sync_tasks WHERE state = 'running' AND lease_until_ms >= $2 GROUP BY integration_id), \
     keys AS (SELECT dedupe_key FROM sync_tasks WHERE state = 'running' AND dedupe_key IS NOT NULL), \
+    open AS ( \
+        SELECT i.id, $4 - COALESCE(b.mine, 0) AS room {UPTO} \
+        FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id \
+        WHERE i.state = 'active' AND COALESCE(b.others, 0) = 0 AND COALESCE(b.mine, 0) < $4), ";
+
+/// PostgreSQL: the first `room` due tasks of each open integration, one LATERAL index walk
+/// each over `ix_sync_tasks_ready`.
+const CLAIM_DUE_PG: &str = "\
+    due AS ( \
+        SELECT c.id, o.id AS integration_id, c.run_after_ms FROM open o CROSS JOIN LATERAL ( \
+            SELECT s.id, s.run_after_ms FROM sync_tasks s \
+            WHERE s.integration_id = o.id AND s.state = 'pending' AND s.run_after_ms <= $2 \
+              AND (s.dedupe_key IS NULL OR s.dedupe_key NOT IN (SELECT dedupe_key FROM keys)) \
+            ORDER BY s.run_after_ms, s.id LIMIT o.room) c \
+        UNION ALL \
+        SELECT id, integration_id, run_after_ms FROM sync_tasks \
+        WHERE state = 'running' AND lease_until_ms < $2), ";
+
+/// SQLite has no LATERAL: `open.upto` is each integration's `per_integration`-th due task (a
+/// short index walk), and the due tasks up to it are read by an index range.
+const CLAIM_UPTO_SQLITE: &str = ", (SELECT s.id FROM sync_tasks s WHERE s.integration_id = i.id \
+    AND s.state = 'pending' AND s.run_after_ms <= $2 ORDER BY s.run_after_ms, s.id \
+    LIMIT 1 OFFSET $4 - 1) AS upto";
+
+const CLAIM_DUE_SQLITE: &str = "\
+    bound AS ( \
+        SELECT o.id, COALESCE(u.run_after_ms, $2) AS upto_ms, u.id AS upto_id \
+        FROM open o LEFT JOIN sync_tasks u ON u.id = o.upto), \
+    due AS ( \
+        SELECT s.id, s.integration_id, s.run_after_ms FROM bound o CROSS JOIN sync_tasks s \
+        WHERE s.integration_id = o.id AND s.state = 'pending' AND s.run_after_ms <= o.upto_ms \
+          AND (o.upto_id IS NULL OR s.run_after_ms < o.upto_ms OR s.id <= o.upto_id) \
+          AND (s.dedupe_key IS NULL OR s.dedupe_key NOT IN (SELECT dedupe_key FROM keys)) \
+        UNION ALL \
+        SELECT id, integration_id, run_after_ms FROM sync_tasks \
+        WHERE state = 'running' AND lease_until_ms < $2), ";
+
+/// Round-robin: every integration's first task, then every second, up to `limit`.
+const CLAIM_PICK: &str = "\
     ranked AS ( \
-        SELECT t.id, t.run_after_ms, COALESCE(b.mine, 0) AS mine, \
-               ROW_NUMBER() OVER (PARTITION BY t.integration_id ORDER BY t.run_after_ms, t.id) AS rn \
-        FROM sync_tasks t \
-        JOIN integrations i ON i.id = t.integration_id AND i.state = 'active' \
-        LEFT JOIN busy b ON b.integration_id = t.integration_id \
-        WHERE ((t.state = 'pending' AND t.run_after_ms <= $2) \
-               OR (t.state = 'running' AND t.lease_until_ms < $2)) \
-          AND COALESCE(b.others, 0) = 0 \
-          AND (t.state = 'running' OR t.dedupe_key IS NULL \
-               OR t.dedupe_key NOT IN (SELECT dedupe_key FROM keys))) \
-    SELECT id FROM ranked WHERE rn + mine <= $4 ORDER BY rn, run_after_ms, id LIMIT $5";
+        SELECT c.id, c.run_after_ms, o.room, \
+               ROW_NUMBER() OVER (PARTITION BY c.integration_id ORDER BY c.run_after_ms, c.id) AS rn \
+        FROM due c JOIN open o ON o.id = c.integration_id) \
+    SELECT id FROM ranked WHERE rn <= room ORDER BY rn, run_after_ms, id LIMIT $5";
+
+/// The IDs of the tasks a claim takes. Its cost grows with the number of active integrations
+/// and the batch, not with the due backlog (`ix_sync_tasks_ready`, `ix_sync_tasks_running`).
+fn candidates(b: DbBackend) -> String {
+    match b {
+        DbBackend::Postgres => format!(
+            "{}{CLAIM_DUE_PG}{CLAIM_PICK}",
+            CLAIM_OPEN.replace("{UPTO}", "")
+        ),
+        _ => format!(
+            "{}{CLAIM_DUE_SQLITE}{CLAIM_PICK}",
+            CLAIM_OPEN.replace("{UPTO}", CLAIM_UPTO_SQLITE)
+        ),
+    }
+}
 
 /// Leases up to `req.limit` due tasks (and tasks whose lease expired) to `req.owner`,
 /// incrementing their attempts. Only integrations in state `active` are served.
@@ -250,21 +301,17 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
     let b = db.get_database_backend();
     let now = now_ms();
     let lease_until = now + req.lease_ms;
-    let values = |extra: bool| {
-        let mut v: Vec<Value> = vec![
-            req.owner.to_owned().into(),
-            now.into(),
-            lease_until.into(),
-            (req.per_integration as i64).into(),
-            (req.limit as i64).into(),
-        ];
-        if extra {
-            v.push(ts_now().into());
-        }
-        v
-    };
+    let values = vec![
+        req.owner.to_owned().into(),
+        now.into(),
+        lease_until.into(),
+        (req.per_integration.max(1) as i64).into(),
+        (req.limit as i64).into(),
+        ts_now().into(),
+    ];
     let update_head = "UPDATE sync_tasks SET state = 'running', lease_owner = $1, \
                        lease_until_ms = $3, attempts = attempts + 1, updated_at = $6 ";
+    let candidates = candidates(b);
     match b {
         DbBackend::Postgres => {
             let txn = db.begin().await?;
@@ -273,19 +320,21 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
             txn.execute_unprepared("SELECT pg_advisory_xact_lock(7274727)")
                 .await?;
             let sql = format!(
-                "{update_head} WHERE id IN (SELECT id FROM sync_tasks WHERE id IN ({CANDIDATES}) \
+                "{update_head} WHERE id IN (SELECT id FROM sync_tasks WHERE id IN ({candidates}) \
                  AND (state = 'pending' OR (state = 'running' AND lease_until_ms < $2)) \
                  FOR UPDATE SKIP LOCKED) RETURNING *"
             );
-            let rows = Task::find_by_statement(stmt(b, &sql, values(true)))
+            let rows = Task::find_by_statement(stmt(b, &sql, values))
                 .all(&txn)
                 .await?;
             txn.commit().await?;
+            // BEGIN, the advisory lock and COMMIT are not metered by the connection.
+            super::count_round_trips(3);
             Ok(rows)
         }
         _ => {
-            let sql = format!("{update_head} WHERE id IN ({CANDIDATES}) RETURNING *");
-            Ok(Task::find_by_statement(stmt(b, &sql, values(true)))
+            let sql = format!("{update_head} WHERE id IN ({candidates}) RETURNING *");
+            Ok(Task::find_by_statement(stmt(b, &sql, values))
                 .all(db)
                 .await?)
         }
@@ -334,6 +383,54 @@ pub async fn complete<C: ConnectionTrait>(db: &C, id: i64, owner: &str) -> Store
         ))
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Marks the tasks `ids` done in one statement; returns those whose lease `owner` still held
+/// (the others were taken over and are left alone).
+pub async fn complete_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    owner: &str,
+) -> StoreResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let b = db.get_database_backend();
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE sync_tasks SET state = 'done', lease_owner = NULL, lease_until_ms = NULL, \
+         last_error = NULL, updated_at = $1 WHERE lease_owner = $2 AND state = 'running' \
+         AND id IN ({list}) RETURNING id"
+    );
+    let mut values: Vec<Value> = vec![ts_now().into(), owner.to_owned().into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let rows = db.query_all_raw(stmt(b, &sql, values)).await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get_by_index::<i64>(0)?))
+        .collect()
+}
+
+/// Deletes up to `batch` tasks that finished (`done`) before `before`, oldest first; returns
+/// how many. Keeps the table, and so every index and statistic over it, the size of the
+/// retention window instead of the whole history. Dead tasks stay for the ops console.
+pub async fn purge_done<C: ConnectionTrait>(
+    db: &C,
+    before: chrono::DateTime<chrono::Utc>,
+    batch: u64,
+) -> StoreResult<u64> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "DELETE FROM sync_tasks WHERE id IN (SELECT id FROM sync_tasks \
+             WHERE state = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+            vec![before.into(), (batch as i64).into()],
+        ))
+        .await?;
+    Ok(r.rows_affected())
 }
 
 /// What became of a failed task.
@@ -474,25 +571,26 @@ struct StatsRow {
     pending: i64,
     due: i64,
     running: i64,
-    done: i64,
     dead: i64,
     retrying: i64,
     oldest_due: Option<i64>,
 }
 
-/// Queue figures per integration that has tasks.
-pub async fn queue_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueStats>> {
+/// Queue figures per integration that has unfinished (pending, running or dead) tasks; `done`
+/// is left at 0. This is what `/metrics` refreshes every few seconds: finished tasks, however
+/// many the retention keeps, are not read.
+pub async fn open_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueStats>> {
     let b = db.get_database_backend();
     let now = now_ms();
     let sql = "SELECT integration_id, \
         CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
         CAST(SUM(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS due, \
         CAST(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS BIGINT) AS running, \
-        CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT) AS done, \
         CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT) AS dead, \
         CAST(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS BIGINT) AS retrying, \
         MIN(CASE WHEN state = 'pending' AND run_after_ms <= $1 THEN run_after_ms END) AS oldest_due \
-        FROM sync_tasks GROUP BY integration_id ORDER BY integration_id";
+        FROM sync_tasks WHERE state IN ('pending', 'running', 'dead') \
+        GROUP BY integration_id ORDER BY integration_id";
     let rows = StatsRow::find_by_statement(stmt(b, sql, vec![now.into()]))
         .all(db)
         .await?;
@@ -503,12 +601,43 @@ pub async fn queue_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueSta
             pending: r.pending,
             due: r.due,
             running: r.running,
-            done: r.done,
+            done: 0,
             dead: r.dead,
             retrying: r.retrying,
             lag_seconds: r.oldest_due.map(|t| ((now - t) / 1000).max(0)).unwrap_or(0),
         })
         .collect())
+}
+
+/// Queue figures per integration that has tasks, finished ones (within the retention) counted
+/// too (the ops console).
+pub async fn queue_stats<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<QueueStats>> {
+    let b = db.get_database_backend();
+    let mut stats = open_stats(db).await?;
+    let done = db
+        .query_all_raw(stmt(
+            b,
+            "SELECT integration_id, CAST(COUNT(*) AS BIGINT) FROM sync_tasks \
+             WHERE state = 'done' GROUP BY integration_id",
+            vec![],
+        ))
+        .await?;
+    for row in done {
+        let (id, n) = (
+            row.try_get_by_index::<i64>(0)?,
+            row.try_get_by_index::<i64>(1)?,
+        );
+        match stats.iter_mut().find(|s| s.integration_id == id) {
+            Some(s) => s.done = n,
+            None => stats.push(QueueStats {
+                integration_id: id,
+                done: n,
+                ..QueueStats::default()
+            }),
+        }
+    }
+    stats.sort_by_key(|s| s.integration_id);
+    Ok(stats)
 }
 
 /// Tasks of an integration in `state`, most recently updated first.

@@ -116,9 +116,10 @@ pub async fn overview(state: &AppState, only: Option<i64>) -> StoreResult<Vec<In
     Ok(out)
 }
 
-/// Updates the `sync_*` gauges from the queue.
+/// Updates the `sync_*` gauges from the queue (unfinished tasks only: finished ones are not
+/// read every few seconds).
 pub async fn refresh_metrics(state: &AppState) -> StoreResult<()> {
-    let stats = tasks::queue_stats(state.store.db()).await?;
+    let stats = tasks::open_stats(state.store.db()).await?;
     let m = &state.metrics;
     let mut pending = 0;
     for s in &stats {

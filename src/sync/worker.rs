@@ -14,15 +14,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::servicetitan::TenantClient;
 use crate::state::AppState;
+use crate::store::platform::Integration;
 use crate::store::tasks::{self, ClaimRequest, FailOutcome, Task};
-use crate::store::{StoreError, StoreResult, now_ms, platform};
+use crate::store::{StoreError, StoreResult, integrations, now_ms, platform};
 
 use super::error::{HandlerError, SyncError};
-use super::{SyncContext, WorkerOptions, backoff, handlers, ops, poll};
+use super::{SyncContext, WorkerOptions, backoff, client_for, handlers, ops, poll};
 use crate::store::task_kind::TaskKind;
 
 /// Runs the worker with options from the settings until `shutdown` completes, then lets
@@ -47,10 +49,16 @@ where
     let ctx = Arc::new(SyncContext::new(state, opts)?);
     tracing::info!(owner = %ctx.opts.owner, concurrency = ctx.opts.concurrency, "worker started");
     let leases = Arc::new(Leases::default());
+    let clients = Arc::new(Clients::default());
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let completer = Completer { tx: done_tx };
     let mut background = JoinSet::new();
     background.spawn(heartbeat(ctx.clone(), leases.clone()));
     background.spawn(scheduler(ctx.clone()));
     background.spawn(metrics(ctx.clone()));
+    background.spawn(purge(ctx.clone()));
+    // Outlives the running tasks (their done writes go through it); aborted last.
+    let completing = tokio::spawn(complete_batches(ctx.clone(), done_rx));
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
     let mut claims = OutageLog::new("claim");
@@ -58,8 +66,8 @@ where
     loop {
         while running.try_join_next().is_some() {}
         let free = slots.available_permits();
-        // Claim in batches: a claim ranks every due task, so claiming one slot at a time
-        // under a deep backlog would spend the database on claims instead of work.
+        // Claim in batches: a claim costs a few round trips whatever its size, so claiming
+        // one slot at a time would spend the database on claims instead of work.
         let batch = (ctx.opts.concurrency / 4).max(1);
         if free == 0 || (free < batch && !running.is_empty()) {
             tokio::select! {
@@ -97,6 +105,16 @@ where
                 Some(_) = running.join_next() => continue,
             }
         }
+        // The batch's integration rows in one read (fresh: a credential, mapping or state
+        // change made by any process is seen by the next claim). A failed read leaves each
+        // task to read its own.
+        let mut ids: Vec<i64> = claimed.iter().map(|t| t.integration_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: HashMap<i64, Integration> = integrations::find_many(ctx.state.store.db(), &ids)
+            .await
+            .map(|rows| rows.into_iter().map(|r| (r.id, r)).collect())
+            .unwrap_or_default();
         for task in claimed {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
@@ -106,9 +124,18 @@ where
             leases.hold(task.id, leased_at + ctx.opts.lease);
             let ctx = ctx.clone();
             let leases = leases.clone();
+            let clients = clients.clone();
+            let completer = completer.clone();
+            let row = rows.get(&task.integration_id).cloned();
             running.spawn(async move {
                 let id = task.id;
-                execute(&ctx, &leases, task).await;
+                let run = Run {
+                    ctx: &ctx,
+                    leases: &leases,
+                    clients: &clients,
+                    completer: &completer,
+                };
+                run.execute(task, row).await;
                 leases.release(id);
                 drop(permit);
             });
@@ -120,7 +147,99 @@ where
         running.abort_all();
     }
     background.abort_all();
+    completing.abort();
     Ok(())
+}
+
+/// Tenant clients by integration, reused for as long as the integration's row names the
+/// tenant, environment and credentials the client was built from. The rows are read fresh
+/// after every claim, so a changed row builds a new client: no invalidation hook is needed,
+/// and a change written by another process counts as soon as the next claim.
+#[derive(Default)]
+pub struct Clients {
+    by_id: Mutex<HashMap<i64, (ClientKey, TenantClient)>>,
+}
+
+/// What a tenant client is built from.
+type ClientKey = (Option<i64>, String, Option<String>, Option<String>);
+
+fn client_key(row: &Integration) -> ClientKey {
+    (
+        row.tenant_id,
+        row.environment.clone(),
+        row.client_id.clone(),
+        row.client_secret_enc.clone(),
+    )
+}
+
+impl Clients {
+    /// The client for `row`: the cached one while the row still matches, else a new one
+    /// (decrypting the secret once).
+    pub fn get(&self, ctx: &SyncContext, row: &Integration) -> Result<TenantClient, HandlerError> {
+        let key = client_key(row);
+        if let Some((k, c)) = self.by_id.lock().get(&row.id)
+            && *k == key
+        {
+            return Ok(c.clone());
+        }
+        let client = client_for(ctx, row)?;
+        self.by_id.lock().insert(row.id, (key, client.clone()));
+        Ok(client)
+    }
+}
+
+/// Sends finished tasks to [`complete_batches`], which marks every task finished meanwhile
+/// done in one statement.
+#[derive(Clone)]
+struct Completer {
+    tx: mpsc::UnboundedSender<(i64, oneshot::Sender<Result<bool, String>>)>,
+}
+
+impl Completer {
+    /// Marks `id` done; `false` when the lease was lost.
+    async fn complete(&self, id: i64) -> StoreResult<bool> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the worker is stopping".into());
+        self.tx.send((id, tx)).map_err(|_| gone())?;
+        rx.await
+            .map_err(|_| gone())?
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+/// Most tasks one completion statement marks done.
+const COMPLETE_BATCH: usize = 256;
+
+/// Marks finished tasks done, batching those that finish while the previous statement is in
+/// flight: one round trip per batch instead of one per task, and no waiting to fill a batch.
+async fn complete_batches(
+    ctx: Arc<SyncContext>,
+    mut rx: mpsc::UnboundedReceiver<(i64, oneshot::Sender<Result<bool, String>>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < COMPLETE_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+        match tasks::complete_many(ctx.state.store.db(), &ids, &ctx.opts.owner).await {
+            Ok(done) => {
+                for (id, reply) in batch {
+                    let _ = reply.send(Ok(done.contains(&id)));
+                }
+            }
+            Err(e) => {
+                // Each waiting task retries through `record_outcome`, for as long as its lease.
+                let why = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(why.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// The tasks this worker is running, each with the moment its lease (as last written to the
@@ -213,83 +332,104 @@ where
     }
 }
 
-/// Runs one claimed task and records the outcome. `leases` must hold the task.
-pub async fn execute(ctx: &SyncContext, leases: &Leases, task: Task) {
-    let db = ctx.state.store.db();
-    let owner = ctx.opts.owner.as_str();
-    let kind = task.kind.clone();
-    let record = |outcome: &str| {
-        ctx.state
-            .metrics
-            .sync_tasks
-            .with_label_values(&[kind.as_str(), outcome])
-            .inc();
-    };
-    if task.attempts > ctx.opts.max_attempts {
-        let why = format!(
-            "gave up after {} attempts; the last one never finished (worker stopped?); last error: {}",
-            task.attempts - 1,
-            task.last_error.as_deref().unwrap_or("none")
-        );
-        let r = record_outcome(leases, task.id, "the dead task", || {
-            tasks::fail(db, task.id, owner, &why, None)
-        })
-        .await;
-        record(if r.is_some() { "dead" } else { "lease_lapsed" });
-        return;
-    }
-    let result = handlers::run(ctx, &task).await;
-    let outcome = match result {
-        Ok(()) => {
-            let mut tried = false;
-            let done = record_outcome(leases, task.id, "done", || {
-                let first = !tried;
-                tried = true;
-                async move { Ok((tasks::complete(db, task.id, owner).await?, first)) }
-            });
-            match done.await {
-                Some((true, _)) => "done",
-                // A retry found the row no longer running: the earlier write may have landed
-                // with its answer lost; look before calling it a lost lease.
-                Some((false, false)) => match tasks::get(db, task.id).await {
-                    Ok(Some(t)) if t.state == tasks::state::DONE => "done",
-                    _ => "lease_lost",
-                },
-                Some((false, true)) => "lease_lost",
-                None => "lease_lapsed",
-            }
+/// What running a claimed task needs from the worker.
+struct Run<'a> {
+    ctx: &'a SyncContext,
+    leases: &'a Leases,
+    clients: &'a Clients,
+    completer: &'a Completer,
+}
+
+impl Run<'_> {
+    /// Runs one claimed task and records the outcome. `leases` must hold the task. `row` is
+    /// its integration as read after the claim (`None`: read it now).
+    async fn execute(&self, task: Task, row: Option<Integration>) {
+        let (ctx, leases) = (self.ctx, self.leases);
+        let db = ctx.state.store.db();
+        let owner = ctx.opts.owner.as_str();
+        let kind = task.kind.clone();
+        let record = |outcome: &str| {
+            ctx.state
+                .metrics
+                .sync_tasks
+                .with_label_values(&[kind.as_str(), outcome])
+                .inc();
+        };
+        if task.attempts > ctx.opts.max_attempts {
+            let why = format!(
+                "gave up after {} attempts; the last one never finished (worker stopped?); last error: {}",
+                task.attempts - 1,
+                task.last_error.as_deref().unwrap_or("none")
+            );
+            let r = record_outcome(leases, task.id, "the dead task", || {
+                tasks::fail(db, task.id, owner, &why, None)
+            })
+            .await;
+            record(if r.is_some() { "dead" } else { "lease_lapsed" });
+            return;
         }
-        Err(err) => {
-            let (reason, retry_at) = match &err {
-                HandlerError::Retry { reason, after } if task.attempts < ctx.opts.max_attempts => {
-                    let d = backoff::delay(
-                        task.attempts,
-                        ctx.opts.backoff_base,
-                        ctx.opts.backoff_cap,
-                        *after,
-                    );
-                    (reason.clone(), Some(now_ms() + d.as_millis() as i64))
+        let result = match row {
+            Some(row) => match self.clients.get(ctx, &row) {
+                Ok(client) => handlers::run_with(ctx, &task, row, client).await,
+                Err(e) => Err(e),
+            },
+            None => handlers::run(ctx, &task).await,
+        };
+        let outcome = match result {
+            Ok(()) => {
+                let mut tried = false;
+                let completer = self.completer;
+                let done = record_outcome(leases, task.id, "done", || {
+                    let first = !tried;
+                    tried = true;
+                    async move { Ok((completer.complete(task.id).await?, first)) }
+                });
+                match done.await {
+                    Some((true, _)) => "done",
+                    // A retry found the row no longer running: the earlier write may have landed
+                    // with its answer lost; look before calling it a lost lease.
+                    Some((false, false)) => match tasks::get(db, task.id).await {
+                        Ok(Some(t)) if t.state == tasks::state::DONE => "done",
+                        _ => "lease_lost",
+                    },
+                    Some((false, true)) => "lease_lost",
+                    None => "lease_lapsed",
                 }
-                HandlerError::Retry { reason, .. } => (
-                    format!("gave up after {} attempts: {reason}", task.attempts),
-                    None,
-                ),
-                HandlerError::Permanent(reason) => (reason.clone(), None),
-            };
-            tracing::info!(task_id = task.id, kind = %task.kind, attempts = task.attempts, %reason, "task failed");
-            let failed = record_outcome(leases, task.id, "the failure", || {
-                tasks::fail(db, task.id, owner, &reason, retry_at)
-            });
-            match failed.await {
-                Some(FailOutcome::Retry { .. }) => "retry",
-                Some(FailOutcome::Superseded) => "superseded",
-                Some(FailOutcome::Dead) => "dead",
-                Some(FailOutcome::LeaseLost) => "lease_lost",
-                None => "lease_lapsed",
             }
-        }
-    };
-    record(outcome);
+            Err(err) => {
+                let (reason, retry_at) = match &err {
+                    HandlerError::Retry { reason, after }
+                        if task.attempts < ctx.opts.max_attempts =>
+                    {
+                        let d = backoff::delay(
+                            task.attempts,
+                            ctx.opts.backoff_base,
+                            ctx.opts.backoff_cap,
+                            *after,
+                        );
+                        (reason.clone(), Some(now_ms() + d.as_millis() as i64))
+                    }
+                    HandlerError::Retry { reason, .. } => (
+                        format!("gave up after {} attempts: {reason}", task.attempts),
+                        None,
+                    ),
+                    HandlerError::Permanent(reason) => (reason.clone(), None),
+                };
+                tracing::info!(task_id = task.id, kind = %task.kind, attempts = task.attempts, %reason, "task failed");
+                let failed = record_outcome(leases, task.id, "the failure", || {
+                    tasks::fail(db, task.id, owner, &reason, retry_at)
+                });
+                match failed.await {
+                    Some(FailOutcome::Retry { .. }) => "retry",
+                    Some(FailOutcome::Superseded) => "superseded",
+                    Some(FailOutcome::Dead) => "dead",
+                    Some(FailOutcome::LeaseLost) => "lease_lost",
+                    None => "lease_lapsed",
+                }
+            }
+        };
+        record(outcome);
+    }
 }
 
 /// Logs a database outage once when a loop starts failing and once when it recovers (not on
@@ -407,6 +547,32 @@ async fn metrics(ctx: Arc<SyncContext>) {
             tracing::debug!(error = %e, "metrics refresh failed");
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Deletes finished tasks older than `worker.done_retention_secs`, in batches, every minute.
+async fn purge(ctx: Arc<SyncContext>) {
+    const BATCH: u64 = 1000;
+    let keep = Duration::from_secs(ctx.state.settings.worker.done_retention_secs);
+    loop {
+        let before =
+            chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        loop {
+            match tasks::purge_done(ctx.state.store.db(), before, BATCH).await {
+                Ok(n) if n == BATCH => tokio::task::yield_now().await,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(deleted = n, "finished tasks purged");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "purging finished tasks failed");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
     }
 }
 

@@ -244,3 +244,122 @@ async fn inactive_integrations_are_not_served() {
         .unwrap();
     assert!(tasks::claim(db, &req("w", 5, 5)).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_deep_backlog_is_claimed_oldest_first_per_integration_and_not_due_tasks_wait() {
+    let (app, ps) = setup(3).await;
+    let db = app.state.store.db();
+    let (big, small, later) = (
+        ps[0].integration_id,
+        ps[1].integration_id,
+        ps[2].integration_id,
+    );
+    let now = now_ms();
+    // Enqueued newest first, so claim order cannot follow insertion order by accident.
+    let mut big_ids = Vec::new();
+    for i in (0..1500).rev() {
+        let t = NewTask {
+            run_after_ms: now - 10_000 + i,
+            ..task(big, None)
+        };
+        big_ids.push((now - 10_000 + i, tasks::enqueue(db, t).await.unwrap().id()));
+    }
+    big_ids.sort();
+    let small_id = tasks::enqueue(db, task(small, None)).await.unwrap().id();
+    tasks::enqueue(
+        db,
+        NewTask {
+            run_after_ms: now + 60_000,
+            ..task(later, None)
+        },
+    )
+    .await
+    .unwrap();
+    let claimed = tasks::claim(db, &req("w", 10, 3)).await.unwrap();
+    let mut got: Vec<i64> = claimed
+        .iter()
+        .filter(|t| t.integration_id == big)
+        .map(|t| t.id)
+        .collect();
+    got.sort();
+    let mut oldest: Vec<i64> = big_ids.iter().take(3).map(|(_, id)| *id).collect();
+    oldest.sort();
+    assert_eq!(got, oldest, "the big tenant's three oldest due tasks");
+    assert!(claimed.iter().any(|t| t.id == small_id));
+    assert!(
+        claimed.iter().all(|t| t.integration_id != later),
+        "a task not yet due is not claimed"
+    );
+    assert_eq!(claimed.len(), 4);
+    // The cap counts what this worker already runs: one finished, one more of the big tenant.
+    assert!(tasks::complete(db, got[0], "w").await.unwrap());
+    let next = tasks::claim(db, &req("w", 10, 3)).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, big_ids[3].1);
+}
+
+#[tokio::test]
+async fn batched_completion_skips_lost_leases_and_finished_tasks_are_purged_after_retention() {
+    let (app, ps) = setup(1).await;
+    let db = app.state.store.db();
+    let i = ps[0].integration_id;
+    for n in 0..4 {
+        tasks::enqueue(db, task(i, Some(&format!("k{n}"))))
+            .await
+            .unwrap();
+    }
+    let claimed = tasks::claim(db, &req("w", 4, 4)).await.unwrap();
+    let mut ids: Vec<i64> = claimed.iter().map(|t| t.id).collect();
+    ids.sort();
+    // One was taken over by another worker meanwhile.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        db,
+        &format!(
+            "UPDATE sync_tasks SET lease_owner = 'other' WHERE id = {}",
+            ids[0]
+        ),
+    )
+    .await
+    .unwrap();
+    let mut done = tasks::complete_many(db, &ids, "w").await.unwrap();
+    done.sort();
+    assert_eq!(done, ids[1..].to_vec());
+    assert_eq!(
+        tasks::get(db, ids[0]).await.unwrap().unwrap().state,
+        "running"
+    );
+    // Metrics read only unfinished tasks; the console counts finished ones too.
+    let open = tasks::open_stats(db).await.unwrap();
+    assert_eq!((open[0].running, open[0].done), (1, 0));
+    let all = tasks::queue_stats(db).await.unwrap();
+    assert_eq!((all[0].running, all[0].done), (1, 3));
+    // Two finished tasks are older than the retention, one is not; dead tasks stay.
+    let dead = tasks::enqueue(db, task(i, None)).await.unwrap().id();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        db,
+        &format!(
+            "UPDATE sync_tasks SET state = 'dead', updated_at = '2000-01-01 00:00:00+00:00' \
+             WHERE id = {dead}"
+        ),
+    )
+    .await
+    .unwrap();
+    for id in &ids[1..3] {
+        sea_orm::ConnectionTrait::execute_unprepared(
+            db,
+            &format!(
+                "UPDATE sync_tasks SET updated_at = '2000-01-01 00:00:00+00:00' WHERE id = {id}"
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(tasks::purge_done(db, cutoff, 1).await.unwrap(), 1);
+    assert_eq!(tasks::purge_done(db, cutoff, 10).await.unwrap(), 1);
+    assert_eq!(tasks::purge_done(db, cutoff, 10).await.unwrap(), 0);
+    assert!(tasks::get(db, ids[1]).await.unwrap().is_none());
+    assert!(tasks::get(db, ids[2]).await.unwrap().is_none());
+    assert_eq!(tasks::get(db, ids[3]).await.unwrap().unwrap().state, "done");
+    assert_eq!(tasks::get(db, dead).await.unwrap().unwrap().state, "dead");
+}

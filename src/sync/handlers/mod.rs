@@ -23,13 +23,25 @@ pub(crate) struct Run<'a> {
     pub client: TenantClient,
 }
 
-/// Runs one task's handler.
+/// Runs one task's handler, reading its integration first.
 pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
     let db = ctx.state.store.db();
     let integration = crate::store::integrations::find(db, task.integration_id)
         .await?
         .ok_or_else(|| HandlerError::Permanent("integration deleted".into()))?;
     let client = client_for(ctx, &integration)?;
+    run_with(ctx, task, integration, client).await
+}
+
+/// Runs one task's handler with its integration row (as read after the claim) and that
+/// integration's tenant client (the worker reads a batch's rows at once and reuses clients).
+pub async fn run_with(
+    ctx: &SyncContext,
+    task: &Task,
+    integration: Integration,
+    client: TenantClient,
+) -> Result<(), HandlerError> {
+    let db = ctx.state.store.db();
     let job = Run {
         ctx,
         integration,

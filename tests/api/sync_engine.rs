@@ -1,0 +1,106 @@
+//! The engine's per-process reuse: the worker keeps one tenant client per integration and
+//! reads the claimed batch's integration rows fresh, so a credential change made anywhere
+//! (another process included) reaches the very next task.
+use crate::helpers::sync::*;
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use titanbridge::store::entities::{integration, sync_task};
+use titanbridge::store::{links, members};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn set_client_id(w: &World, client_id: &str) {
+    sea_orm::ConnectionTrait::execute_unprepared(
+        w.app.state.store.db(),
+        &format!(
+            "UPDATE integrations SET client_id = '{client_id}' WHERE id = {}",
+            w.partners[0].integration_id
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+async fn st_balance(w: &World, st_location: i64) -> Option<String> {
+    w.snapshot(0)
+        .location_custom_field(st_location, CREDIT_FIELD)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
+    let w = world(1).await;
+    assert_eq!(
+        w.put_member(0, "m-1", &member_body(1, None)).await.status(),
+        200
+    );
+    let credit =
+        |n: usize| json!({"amount": 10, "reason": "bonus", "idempotency_key": format!("c{n}")});
+    assert_eq!(w.post_credit(0, "loc-1", &credit(1)).await.status(), 201);
+    let _stop = spawn_worker(
+        w.app.state.clone(),
+        test_worker_options(&w.app.state.settings),
+    );
+    let db = w.app.state.store.db();
+    let location = members::location_by_external(db, w.partners[0].partner_id, "loc-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let st_location = wait_for("the location link", WAIT, || async {
+        links::st_id(
+            db,
+            w.partners[0].integration_id,
+            links::kind::LOCATION,
+            location.id,
+        )
+        .await
+        .unwrap()
+    })
+    .await;
+    wait_for("the first balance", WAIT, || async {
+        (st_balance(&w, st_location).await.as_deref() == Some("10")).then_some(())
+    })
+    .await;
+
+    // Credentials ServiceTitan refuses: the next task must use them (and fail), not the
+    // client the worker built for the earlier ones.
+    set_client_id(&w, "client-revoked").await;
+    assert_eq!(w.post_credit(0, "loc-1", &credit(2)).await.status(), 201);
+    let failed = wait_for(
+        "the write with revoked credentials to fail",
+        WAIT,
+        || async {
+            sync_task::Entity::find()
+                .filter(sync_task::Column::Kind.eq("credit_balance"))
+                .filter(sync_task::Column::LastError.is_not_null())
+                .one(db)
+                .await
+                .unwrap()
+        },
+    )
+    .await;
+    assert_ne!(failed.state, "done");
+    assert_eq!(st_balance(&w, st_location).await.as_deref(), Some("10"));
+
+    // Working credentials again: a new change is written with them.
+    set_client_id(&w, &tenant_seed(0).client_id).await;
+    let row = integration::Entity::find_by_id(w.partners[0].integration_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.client_id.as_deref(), Some("client-0"));
+    assert_eq!(w.post_credit(0, "loc-1", &credit(3)).await.status(), 201);
+    titanbridge::store::tasks::retry_dead(db, failed.id)
+        .await
+        .unwrap();
+    wait_for(
+        "the balance written with the restored credentials",
+        WAIT,
+        || async { (st_balance(&w, st_location).await.as_deref() == Some("30")).then_some(()) },
+    )
+    .await;
+}
