@@ -224,6 +224,9 @@ pub struct ClaimRequest<'a> {
     pub per_integration: usize,
 }
 
+// Issue 16 (pause): `AND i.sync_paused_at IS NULL` on the integrations join below is the whole
+// pause filter: a paused integration's tasks stay pending (still enqueued and coalesced) and
+// are not claimed until it resumes. Carry this one predicate into any rewrite of the claim.
 const CANDIDATES: &str = "\
     WITH busy AS ( \
         SELECT integration_id, \
@@ -235,7 +238,7 @@ const CANDIDATES: &str = "\
         SELECT t.id, t.run_after_ms, COALESCE(b.mine, 0) AS mine, \
                ROW_NUMBER() OVER (PARTITION BY t.integration_id ORDER BY t.run_after_ms, t.id) AS rn \
         FROM sync_tasks t \
-        JOIN integrations i ON i.id = t.integration_id AND i.state = 'active' \
+        JOIN integrations i ON i.id = t.integration_id AND i.state = 'active' AND i.sync_paused_at IS NULL \
         LEFT JOIN busy b ON b.integration_id = t.integration_id \
         WHERE ((t.state = 'pending' AND t.run_after_ms <= $2) \
                OR (t.state = 'running' AND t.lease_until_ms < $2)) \
@@ -245,7 +248,7 @@ const CANDIDATES: &str = "\
     SELECT id FROM ranked WHERE rn + mine <= $4 ORDER BY rn, run_after_ms, id LIMIT $5";
 
 /// Leases up to `req.limit` due tasks (and tasks whose lease expired) to `req.owner`,
-/// incrementing their attempts. Only integrations in state `active` are served.
+/// incrementing their attempts. Only integrations in state `active` and not paused are served.
 pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResult<Vec<Task>> {
     let b = db.get_database_backend();
     let now = now_ms();

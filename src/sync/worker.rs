@@ -51,6 +51,7 @@ where
     background.spawn(heartbeat(ctx.clone(), leases.clone()));
     background.spawn(scheduler(ctx.clone()));
     background.spawn(metrics(ctx.clone()));
+    background.spawn(super::health::watch(ctx.state.clone()));
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
     let mut claims = OutageLog::new("claim");
@@ -261,6 +262,17 @@ pub async fn execute(ctx: &SyncContext, leases: &Leases, task: Task) {
         }
         Err(err) => {
             let (reason, retry_at) = match &err {
+                // Issue 16: a credential refusal is retried (the integration is disconnected
+                // by `handlers::run` once refusals repeat, and its tasks wait for the reconnect).
+                HandlerError::Refused(reason) if task.attempts < ctx.opts.max_attempts => {
+                    let d = backoff::delay(
+                        task.attempts,
+                        ctx.opts.backoff_base,
+                        ctx.opts.backoff_cap,
+                        None,
+                    );
+                    (reason.clone(), Some(now_ms() + d.as_millis() as i64))
+                }
                 HandlerError::Retry { reason, after } if task.attempts < ctx.opts.max_attempts => {
                     let d = backoff::delay(
                         task.attempts,
@@ -270,7 +282,7 @@ pub async fn execute(ctx: &SyncContext, leases: &Leases, task: Task) {
                     );
                     (reason.clone(), Some(now_ms() + d.as_millis() as i64))
                 }
-                HandlerError::Retry { reason, .. } => (
+                HandlerError::Retry { reason, .. } | HandlerError::Refused(reason) => (
                     format!("gave up after {} attempts: {reason}", task.attempts),
                     None,
                 ),

@@ -15,6 +15,7 @@ use crate::servicetitan::{Job, ListQuery, NewNote};
 use crate::store::members::ServiceLocation;
 use crate::store::reminders::{self as store_reminders, Reminder};
 use crate::store::{links, members};
+use crate::store::activity::NewActivity;
 use crate::sync::error::HandlerError;
 
 use super::Run;
@@ -92,6 +93,12 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
                     job_id = st_job.id,
                     reminder_id = r.id,
                     "reminder note added"
+                );
+                job.wrote(
+                    NewActivity::wrote("reminder_note", Some(st_job.id))
+                        .member(loc.member_id)
+                        .location(Some(location_id))
+                        .field("alert", None::<String>, Some(r.alert.clone())),
                 );
                 if let Some(n) = notes.as_mut() {
                     n.push(text);

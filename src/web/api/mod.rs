@@ -7,6 +7,7 @@ pub mod onboarding;
 pub mod openapi;
 pub mod ops_sync;
 pub mod platform;
+pub mod sync;
 
 use actix_session::Session;
 use actix_web::middleware::from_fn;
