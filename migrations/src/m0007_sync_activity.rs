@@ -60,8 +60,13 @@ impl MigrationTrait for Migration {
             false,
         ))
         .await?;
-        m.create_index(index("sync_activity", "ix_sync_activity_age", &["at_ms"], false))
-            .await?;
+        m.create_index(index(
+            "sync_activity",
+            "ix_sync_activity_age",
+            &["at_ms"],
+            false,
+        ))
+        .await?;
         // One column per statement: SQLite adds one column per ALTER TABLE.
         for (column, kind) in INTEGRATION_COLUMNS {
             let mut col = ColumnDef::new(Alias::new(*column));

@@ -89,7 +89,9 @@ fn hit(m: &members::Member) -> MemberHit {
     MemberHit {
         id: m.id,
         external_id: m.external_id.clone(),
-        name: format!("{} {}", m.first_name, m.last_name).trim().to_owned(),
+        name: format!("{} {}", m.first_name, m.last_name)
+            .trim()
+            .to_owned(),
         email: m.email.clone(),
     }
 }
@@ -142,7 +144,13 @@ pub async fn view(
             open_alerts: reminders::open_at(db, l.id)
                 .await?
                 .into_iter()
-                .map(|r| format!("{} since {}", r.alert, r.opened_at.format("%Y-%m-%d %H:%M UTC")))
+                .map(|r| {
+                    format!(
+                        "{} since {}",
+                        r.alert,
+                        r.opened_at.format("%Y-%m-%d %H:%M UTC")
+                    )
+                })
                 .collect(),
         });
     }

@@ -113,7 +113,10 @@ pub async fn replay(
         row,
         actor,
         "replay",
-        Some(format!("{} write, activity {activity_id}, task {task_id}", entry.kind)),
+        Some(format!(
+            "{} write, activity {activity_id}, task {task_id}",
+            entry.kind
+        )),
     )
     .await?;
     tracing::info!(integration_id = row.id, activity_id, task_id, by = %actor.label, "failed write replayed");
@@ -163,7 +166,10 @@ impl From<activity::Activity> for ActivityView {
             task_id: a.task_id,
             result: a.result,
             attempt: a.attempt,
-            fields: a.fields.as_deref().and_then(|f| serde_json::from_str(f).ok()),
+            fields: a
+                .fields
+                .as_deref()
+                .and_then(|f| serde_json::from_str(f).ok()),
             error: a.error,
             at: chrono::DateTime::from_timestamp_millis(a.at_ms).unwrap_or_default(),
         }
@@ -192,7 +198,10 @@ pub struct SyncStatus {
 }
 
 /// The sync status of `row`.
-pub async fn status(state: &AppState, row: &integration::Model) -> Result<SyncStatus, ServiceError> {
+pub async fn status(
+    state: &AppState,
+    row: &integration::Model,
+) -> Result<SyncStatus, ServiceError> {
     let alerts = crate::sync::health::alerts(state)
         .await?
         .into_iter()

@@ -219,7 +219,7 @@ pub async fn list<C: ConnectionTrait>(
     let page = page.max(1);
     let per_page = per_page.clamp(1, 500);
     let rows = q
-        .order_by_desc(C::AtMs)
+        // Insertion order: concurrent tasks take their timestamps before they insert.
         .order_by_desc(C::Id)
         .offset((page - 1) * per_page)
         .limit(per_page)

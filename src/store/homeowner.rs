@@ -1,7 +1,9 @@
 //! What the per-homeowner sync page reads that no other module does: members found by name,
 //! email or member ID, and a member's bookings.
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, ConnectionTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::StoreResult;
 use super::entities::{booking, member};

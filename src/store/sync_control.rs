@@ -14,7 +14,11 @@ pub async fn pause<C: ConnectionTrait>(db: &C, integration_id: i64, by: &str) ->
             b,
             "UPDATE integrations SET sync_paused_at = $1, sync_paused_by = $2 \
              WHERE id = $3 AND sync_paused_at IS NULL",
-            vec![Utc::now().into(), by.to_owned().into(), integration_id.into()],
+            vec![
+                Utc::now().into(),
+                by.to_owned().into(),
+                integration_id.into(),
+            ],
         ))
         .await?;
     Ok(r.rows_affected() == 1)

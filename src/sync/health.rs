@@ -56,7 +56,12 @@ async fn refused(state: &AppState, integration_id: i64, reason: &str) -> Result<
     let count = sync_control::credentials_refused(db, integration_id).await?;
     let needed = state.settings.sync.auth_failures_to_disconnect.max(1);
     if count < needed {
-        tracing::info!(integration_id, count, needed, "ServiceTitan refused the credentials");
+        tracing::info!(
+            integration_id,
+            count,
+            needed,
+            "ServiceTitan refused the credentials"
+        );
         return Ok(());
     }
     let Some(row) = integrations::find(db, integration_id).await? else {

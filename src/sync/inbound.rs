@@ -118,11 +118,11 @@ pub async fn apply<C: ConnectionTrait>(
                     links::local_id(db, iid, links::kind::LOCATION, j.location_id).await?
                 && queue_reminders_if_open(db, s, loc).await?
             {
-                effects.push(
-                    at_location(db, "reminders_queued", j.id, loc)
-                        .await?
-                        .field("job status", None::<String>, Some(j.job_status.clone())),
-                );
+                effects.push(at_location(db, "reminders_queued", j.id, loc).await?.field(
+                    "job status",
+                    None::<String>,
+                    Some(j.job_status.clone()),
+                ));
             }
         }
         Record::Appointment(a) => {
@@ -199,7 +199,9 @@ pub async fn apply<C: ConnectionTrait>(
                 None => links::local_id(db, iid, links::kind::CUSTOMER, m.customer_id).await?,
             };
             if let Some(member) = member {
-                let before = members::get(db, member).await?.and_then(|x| x.membership_status);
+                let before = members::get(db, member)
+                    .await?
+                    .and_then(|x| x.membership_status);
                 if before.as_deref() != Some(m.status.as_str()) {
                     members::set_membership_status(db, member, &m.status).await?;
                     effects.push(
@@ -224,11 +226,11 @@ pub async fn apply<C: ConnectionTrait>(
                     zip: a.zip.clone(),
                 };
                 members::apply_location_edit(db, loc, &edit).await?;
-                effects.push(
-                    at_location(db, "location_edit", l.id, loc)
-                        .await?
-                        .field("street", None::<String>, Some(a.street.clone())),
-                );
+                effects.push(at_location(db, "location_edit", l.id, loc).await?.field(
+                    "street",
+                    None::<String>,
+                    Some(a.street.clone()),
+                ));
             }
         }
     }

@@ -15,6 +15,7 @@ mod mappings;
 mod onboarding;
 mod ops_sync_ui;
 mod servicetitan;
+mod sync_activity;
 mod sync_platform;
 mod sync_queue;
 mod sync_scenarios;

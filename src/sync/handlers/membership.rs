@@ -5,9 +5,9 @@
 use futures::TryStreamExt;
 
 use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipSale};
+use crate::store::activity::NewActivity;
 use crate::store::entities::plan_mapping;
 use crate::store::{links, members, platform};
-use crate::store::activity::NewActivity;
 use crate::sync::error::HandlerError;
 
 use super::{Run, linked_customer};

@@ -67,7 +67,9 @@ pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
     if let Err(e) = fill_members(db, &mut rows).await {
         tracing::warn!(task_id = task.id, error = %e, "could not name the members of sync activity");
     }
-    if let Err(e) = activity::record(db, job.integration.id, Some(task.id), task.attempts, rows).await {
+    if let Err(e) =
+        activity::record(db, job.integration.id, Some(task.id), task.attempts, rows).await
+    {
         tracing::warn!(task_id = task.id, error = %e, "could not record sync activity");
     }
     if wrote && let Err(e) = platform::touch_last_sync(db, job.integration.id).await {

@@ -12,10 +12,10 @@ use futures::TryStreamExt;
 
 use crate::domain::reminders::{AlertKind, JobStatus, MarkerRef, marker, note_needed, note_text};
 use crate::servicetitan::{Job, ListQuery, NewNote};
+use crate::store::activity::NewActivity;
 use crate::store::members::ServiceLocation;
 use crate::store::reminders::{self as store_reminders, Reminder};
 use crate::store::{links, members};
-use crate::store::activity::NewActivity;
 use crate::sync::error::HandlerError;
 
 use super::Run;
