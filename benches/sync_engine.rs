@@ -15,6 +15,8 @@
 //!    60 calls/s per tenant.
 //! 4. Event → ServiceTitan latency p50/p99: 1,000 tenants × 1 credit event/s for 10 s.
 //! 5. Noisy neighbour: one tenant with 100,000 queued tasks; another tenant's 100 events.
+//! 6. The activity log's cost: writing credit tasks with `sync.activity_log` on and off
+//!    (`BENCH_ONLY=activity_log` runs only this).
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
@@ -167,6 +169,7 @@ async fn env(db: Db<'_>, shape: Shape) -> Env {
             backfill_total: Set(0),
             backfill_done: Set(0),
             version: Set(0),
+            auth_failures: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -828,6 +831,93 @@ async fn noisy_neighbour(db: Db<'_>) {
     finish(e).await;
 }
 
+/// Issue 16: the activity log's cost. Credit-balance tasks where every task writes (each
+/// location's balance differs from the one written before it, so each task PATCHes and logs a
+/// row), run with the log on and off alternately (on, off, on, off) on one database; prints
+/// each run and the best of each.
+async fn activity_log_cost(dbk: Db<'_>) {
+    let (n_tenants, per_tenant) = (20, scale(100));
+    let e = env(
+        dbk,
+        Shape {
+            tenants: n_tenants,
+            locations: per_tenant,
+            rate: 1_000_000,
+            latency: Duration::ZERO,
+        },
+    )
+    .await;
+    let db = e.state.store.db();
+    let mut off_settings = (*e.state.settings).clone();
+    off_settings.sync.activity_log = false;
+    let off_state = AppState::build(off_settings, false).await.expect("state");
+    let total = (n_tenants * per_tenant) as i64;
+    let label = dbk.label();
+    let (mut best_on, mut best_off) = (0f64, 0f64);
+    for round in 0..4 {
+        let log_on = round % 2 == 0;
+        for (iid, partner_id, locs) in &e.tenants {
+            for (k, l) in locs.iter().enumerate() {
+                ledger::append(
+                    db,
+                    &ledger::NewEntry {
+                        partner_id: *partner_id,
+                        location_id: *l,
+                        amount: 1 + k as i64,
+                        reason: "bench".into(),
+                        source_key: format!("bench-log-{round}-{l}"),
+                    },
+                )
+                .await
+                .expect("ledger");
+                TaskKind::CreditBalance { location_id: *l }
+                    .enqueue(db, *iid)
+                    .await
+                    .expect("enqueue");
+            }
+        }
+        let state = if log_on {
+            e.state.clone()
+        } else {
+            off_state.clone()
+        };
+        let done_before = count(
+            &e.state,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE state = 'done'",
+        )
+        .await;
+        let started = Instant::now();
+        let worker = start_worker(state, options(&e.state, 32, 16));
+        let done_sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_tasks WHERE state = 'done'";
+        while count(&e.state, done_sql).await < done_before + total {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        worker.stop().await;
+        let rate = total as f64 / secs;
+        if log_on {
+            best_on = best_on.max(rate);
+        } else {
+            best_off = best_off.max(rate);
+        }
+        println!(
+            "activity log {} [{label}]: {total} writing credit tasks in {secs:.2} s = {rate:.0} tasks/s",
+            if log_on { "on " } else { "off" }
+        );
+    }
+    let rows = count(
+        &e.state,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM sync_activity",
+    )
+    .await;
+    println!(
+        "activity log cost [{label}]: best on {best_on:.0} tasks/s, best off {best_off:.0} tasks/s ({:+.1}%), {rows} log rows",
+        (best_on / best_off - 1.0) * 100.0
+    );
+    drop(off_state);
+    finish(e).await;
+}
+
 fn main() {
     if std::env::var_os("BENCH_CHILD").is_some() {
         return child_main();
@@ -844,16 +934,23 @@ fn main() {
         dbs.push(Db::Postgres(url));
     }
     rt.block_on(async {
-        for db in &dbs {
-            throughput(*db).await;
+        // `BENCH_ONLY=activity_log` runs just the log-cost comparison.
+        let only_log = std::env::var("BENCH_ONLY").as_deref() == Ok("activity_log");
+        if !only_log {
+            for db in &dbs {
+                throughput(*db).await;
+            }
+            if let Some(url) = pg.as_deref() {
+                scale_out(url).await;
+            }
+            for db in &dbs {
+                latency(*db).await;
+                noisy_neighbour(*db).await;
+                rate_use(*db).await;
+            }
         }
-        if let Some(url) = pg.as_deref() {
-            scale_out(url).await;
-        }
         for db in &dbs {
-            latency(*db).await;
-            noisy_neighbour(*db).await;
-            rate_use(*db).await;
+            activity_log_cost(*db).await;
         }
     });
 }

@@ -56,6 +56,8 @@ pub struct Settings {
     pub servicetitan: ServiceTitanSettings,
     pub mail: MailSettings,
     pub worker: WorkerSettings,
+    #[serde(default)]
+    pub sync: SyncSettings,
 }
 
 /// Database connection tuning (the URL itself is `database_url`).
@@ -124,6 +126,35 @@ pub struct WorkerSettings {
     pub done_retention_secs: u64,
 }
 
+/// What the sync engine records and when it raises alerts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Record every outbound write and inbound effect in the activity log.
+    pub activity_log: bool,
+    /// Days activity rows are kept before the pruning job deletes them.
+    pub activity_retention_days: u32,
+    /// Seconds of lag (oldest due task) past which ops get an alert.
+    pub lag_alert_secs: u64,
+    /// Consecutive credential refusals (token 400/401, API 401 or 403) before the integration
+    /// moves to `disconnected`.
+    pub auth_failures_to_disconnect: i32,
+    /// Seconds between two alert digests about one integration.
+    pub alert_every_secs: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            activity_log: true,
+            activity_retention_days: 90,
+            lag_alert_secs: 900,
+            auth_failures_to_disconnect: 3,
+            alert_every_secs: 3600,
+        }
+    }
+}
+
 fn redact<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("[redacted]")
 }
@@ -167,6 +198,7 @@ impl Default for Settings {
                 embedded: true,
                 done_retention_secs: 7 * 24 * 3600,
             },
+            sync: SyncSettings::default(),
         }
     }
 }

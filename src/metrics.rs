@@ -24,6 +24,8 @@ pub struct Metrics {
     pub servicetitan_calls: IntCounterVec,
     /// `mail_sent_total{outcome}`
     pub mail: IntCounterVec,
+    /// `sync_alert{integration,kind}`: 1 while an alert (disconnected, dead_tasks, lag) is open.
+    pub sync_alerts: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -82,6 +84,14 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let sync_alerts = IntGaugeVec::new(
+            Opts::new(
+                "sync_alert",
+                "1 while a sync alert (disconnected, dead_tasks, lag) is open per integration",
+            ),
+            &["integration", "kind"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -91,6 +101,7 @@ impl Metrics {
             Box::new(sync_tasks.clone()),
             Box::new(servicetitan_calls.clone()),
             Box::new(mail.clone()),
+            Box::new(sync_alerts.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
@@ -104,6 +115,7 @@ impl Metrics {
             sync_tasks,
             servicetitan_calls,
             mail,
+            sync_alerts,
         }
     }
 

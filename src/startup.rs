@@ -74,6 +74,7 @@ impl Application {
                 // Sync scopes first: they sit under /api/v1 but have their own auth.
                 .configure(crate::web::api::platform::configure)
                 .configure(crate::web::api::ops_sync::configure)
+                .configure(crate::web::api::sync::configure)
                 .configure(crate::web::api::configure)
                 .configure(crate::web::pages::configure)
                 .wrap(crate::web::auth::session_middleware(

@@ -7,6 +7,7 @@ mod m0002_mappings_and_members;
 mod m0003_sync;
 mod m0004_sale_and_booking_provider;
 mod m0006_task_queue_indexes;
+mod m0007_sync_activity;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_sync::Migration),
             Box::new(m0004_sale_and_booking_provider::Migration),
             Box::new(m0006_task_queue_indexes::Migration),
+            Box::new(m0007_sync_activity::Migration),
         ]
     }
 }

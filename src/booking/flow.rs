@@ -87,6 +87,10 @@ pub async fn attempt(
             integration.state
         )));
     }
+    // Issue 16: a paused integration writes nothing; the queue task finishes it after resume.
+    if integration.sync_paused_at.is_some() {
+        return Err(BookingError::NotReady("sync is paused".into()));
+    }
     let client = super::client(state, &integration)?;
     let ctx = Ctx {
         state,
@@ -301,6 +305,30 @@ fn summary_text(ctx: &Ctx<'_>, note: Option<&str>) -> String {
     s
 }
 
+/// Records a booking write in the activity log and as the integration's last sync (failures
+/// are logged, never turned into a failed booking).
+async fn log_write(ctx: &Ctx<'_>, kind: &'static str, st_id: i64) {
+    use crate::store::activity::{self, NewActivity};
+    let db = ctx.state.store.db();
+    let iid = ctx.integration.id;
+    let b = &ctx.booking;
+    let written = async {
+        if ctx.state.settings.sync.activity_log {
+            let mut row = NewActivity::wrote(kind, Some(st_id))
+                .location(Some(b.location_id))
+                .field("booking", None::<String>, Some(b.id.to_string()));
+            if let Some(l) = members::location(db, b.location_id).await? {
+                row = row.member(l.member_id);
+            }
+            activity::record(db, iid, None, 0, vec![row]).await?;
+        }
+        crate::store::platform::touch_last_sync(db, iid).await
+    };
+    if let Err(e) = written.await {
+        tracing::warn!(booking_id = b.id, error = %e, "could not record the booking write");
+    }
+}
+
 /// Records the job, and queues the location's reminders so they attach to it.
 async fn scheduled(ctx: &Ctx<'_>, job_id: i64) -> Result<Attempted, BookingError> {
     let db = ctx.state.store.db();
@@ -312,6 +340,7 @@ async fn scheduled(ctx: &Ctx<'_>, job_id: i64) -> Result<Attempted, BookingError
         ));
     };
     bookings::finish(db, ctx.booking.id, &Outcome::Scheduled { job_id, window }).await?;
+    log_write(ctx, "job", job_id).await;
     if !reminders::open_at(db, ctx.booking.location_id)
         .await?
         .is_empty()
@@ -449,6 +478,9 @@ async fn request(
         }
     };
     bookings::finish(db, b.id, &Outcome::Requested { booking_id }).await?;
+    if let Some(id) = booking_id {
+        log_write(ctx, "booking", id).await;
+    }
     tracing::info!(booking_id = b.id, st_booking_id = ?booking_id, why, "booking requested from the call centre");
     Ok(Attempted::Done)
 }

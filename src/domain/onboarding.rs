@@ -159,8 +159,12 @@ pub enum Event {
     },
     /// Credentials verified against the tenant.
     ConnectCredentials,
-    /// ServiceTitan refused the stored credentials.
-    CredentialsFailed,
+    /// ServiceTitan refused the stored credentials (or a scope the app needs), with what it
+    /// said: shown to the partner and ops, kept in the audit log.
+    CredentialsFailed {
+        /// Why, e.g. "ServiceTitan rejected the Client ID or Client Secret (3 times)".
+        reason: Reason,
+    },
     /// The partner removed the credentials.
     Disconnect,
     /// The partner starts connecting credentials again after a disconnect.
@@ -179,6 +183,13 @@ pub enum Event {
 }
 
 impl Event {
+    /// `credentials_failed` with what ServiceTitan said (a generic text when it said nothing).
+    pub fn credentials_failed(what: &str) -> Event {
+        let reason = Reason::parse(what)
+            .unwrap_or_else(|_| Reason("ServiceTitan refused the credentials".to_owned()));
+        Event::CredentialsFailed { reason }
+    }
+
     /// The kind of this event, without its data.
     pub fn kind(&self) -> EventKind {
         match self {
@@ -187,7 +198,7 @@ impl Event {
             Self::Approve => EventKind::Approve,
             Self::Reject { .. } => EventKind::Reject,
             Self::ConnectCredentials => EventKind::ConnectCredentials,
-            Self::CredentialsFailed => EventKind::CredentialsFailed,
+            Self::CredentialsFailed { .. } => EventKind::CredentialsFailed,
             Self::Disconnect => EventKind::Disconnect,
             Self::Reconnect => EventKind::Reconnect,
             Self::CompleteMappings => EventKind::CompleteMappings,
@@ -200,7 +211,9 @@ impl Event {
     /// The reason carried by the event, for the audit log.
     pub fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::Reject { reason } | Self::Suspend { reason } => Some(reason),
+            Self::Reject { reason }
+            | Self::Suspend { reason }
+            | Self::CredentialsFailed { reason } => Some(reason),
             _ => None,
         }
     }
@@ -391,7 +404,7 @@ mod tests {
             EventKind::Approve => Event::Approve,
             EventKind::Reject => Event::Reject { reason: reason() },
             EventKind::ConnectCredentials => Event::ConnectCredentials,
-            EventKind::CredentialsFailed => Event::CredentialsFailed,
+            EventKind::CredentialsFailed => Event::CredentialsFailed { reason: reason() },
             EventKind::Disconnect => Event::Disconnect,
             EventKind::Reconnect => Event::Reconnect,
             EventKind::CompleteMappings => Event::CompleteMappings,

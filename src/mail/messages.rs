@@ -105,3 +105,97 @@ pub fn rejected(
         }),
     }
 }
+
+/// Subject of the "ServiceTitan refused our credentials" email.
+pub const DISCONNECTED_SUBJECT: &str = "ServiceTitan disconnected: reconnect to resume sync";
+
+#[derive(Template)]
+#[template(path = "email/disconnected.html")]
+struct DisconnectedHtml<'a> {
+    partner: &'a str,
+    tenant_id: i64,
+    reason: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/disconnected.txt")]
+struct DisconnectedText<'a> {
+    partner: &'a str,
+    tenant_id: i64,
+    reason: &'a str,
+    link: &'a str,
+}
+
+/// The "ServiceTitan refused our credentials, reconnect here" email to a partner admin.
+pub fn disconnected(
+    integration_id: i64,
+    to: &str,
+    partner: &str,
+    tenant_id: i64,
+    reason: &str,
+    link: &str,
+) -> NewEmail {
+    NewEmail {
+        integration_id: Some(integration_id),
+        to: to.to_owned(),
+        subject: DISCONNECTED_SUBJECT.to_owned(),
+        text: render(&DisconnectedText {
+            partner,
+            tenant_id,
+            reason,
+            link,
+        }),
+        html: render(&DisconnectedHtml {
+            partner,
+            tenant_id,
+            reason,
+            link,
+        }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/sync_alert.html")]
+struct SyncAlertHtml<'a> {
+    integration_id: i64,
+    partner: &'a str,
+    lines: &'a [String],
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/sync_alert.txt")]
+struct SyncAlertText<'a> {
+    integration_id: i64,
+    partner: &'a str,
+    lines: &'a [String],
+    link: &'a str,
+}
+
+/// The ops digest of one integration's sync alerts (dead tasks, lag, disconnection).
+pub fn sync_alert(
+    integration_id: i64,
+    to: &str,
+    partner: &str,
+    lines: &[String],
+    link: &str,
+) -> NewEmail {
+    NewEmail {
+        integration_id: Some(integration_id),
+        to: to.to_owned(),
+        subject: format!("Sync alert: integration {integration_id} ({partner})"),
+        text: render(&SyncAlertText {
+            integration_id,
+            partner,
+            lines,
+            link,
+        }),
+        html: render(&SyncAlertHtml {
+            integration_id,
+            partner,
+            lines,
+            link,
+        }),
+    }
+}

@@ -107,6 +107,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/fail-next", web::post().to(fail_next))
             .route("/lose-next-answer", web::post().to(lose_next_answer))
             .route("/tokens/expire", web::post().to(expire_tokens))
+            .route("/clients/{id}/revoke", web::post().to(revoke_client))
             .route("/token-ttl", web::put().to(token_ttl)),
     );
 }
@@ -218,6 +219,14 @@ async fn lose_next_answer(state: State, body: web::Json<LoseAnswer>) -> HttpResp
 async fn expire_tokens(state: State) -> HttpResponse {
     state.expire_tokens();
     HttpResponse::Ok().json(json!({"expired": true}))
+}
+
+async fn revoke_client(state: State, id: web::Path<String>) -> HttpResponse {
+    if state.revoke_client(&id) {
+        HttpResponse::Ok().json(json!({"clientId": id.as_str(), "revoked": true}))
+    } else {
+        bad(format!("unknown client {id}"))
+    }
 }
 
 async fn token_ttl(state: State, body: web::Json<Ttl>) -> HttpResponse {

@@ -24,6 +24,8 @@
 //! - `POST /_sandbox/lose-next-answer` `{"method":"POST","path":"/customers"}`: process the
 //!   next such call, then answer 502 as if the response were lost
 //! - `POST /_sandbox/tokens/expire`; `PUT /_sandbox/token-ttl` `{"seconds":900}`
+//! - `POST /_sandbox/clients/{clientId}/revoke`: the tenant admin revokes the app's access
+//!   (the secret stops working: token endpoint 400 `invalid_client`; issued tokens: 401)
 mod activity;
 mod admin;
 mod faults;

@@ -320,6 +320,21 @@ impl SandboxState {
         self.inner.tokens.lock().clear();
     }
 
+    /// Revokes `client_id`'s access as a tenant admin would: its secret stops working (the
+    /// token endpoint answers 400 `invalid_client`) and its issued tokens stop working (401).
+    /// `false` for an unknown client.
+    pub fn revoke_client(&self, client_id: &str) -> bool {
+        {
+            let mut clients = self.inner.clients.lock();
+            let Some(c) = clients.get_mut(client_id) else {
+                return false;
+            };
+            c.secret = format!("revoked-{:032x}", rand::random::<u128>());
+        }
+        self.inner.tokens.lock().retain(|_, (c, _)| c != client_id);
+        true
+    }
+
     /// Token requests made with `client_id` (accepted or not).
     pub fn token_requests(&self, client_id: &str) -> u64 {
         self.inner

@@ -3,8 +3,10 @@
 //! [`ServiceError`]; the web edge maps that to HTTP once, and the worker and tests can call these
 //! directly.
 mod error;
+pub mod homeowner;
 pub mod mappings;
 pub mod onboarding;
+pub mod sync_control;
 pub mod verify;
 
 pub use crate::store::integrations::Actor;

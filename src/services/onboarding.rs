@@ -338,7 +338,7 @@ pub async fn check_connection(
     user: &Actor,
     row: &integration::Model,
 ) -> Result<integration::Model, ServiceError> {
-    check_allowed(row, &Event::CredentialsFailed)?;
+    check_allowed(row, &Event::credentials_failed(""))?;
     let (Some(tenant), Some(client_id), Some(sealed)) = (
         row.tenant_id,
         row.client_id.as_deref(),
@@ -372,7 +372,7 @@ pub async fn check_connection(
             integrations::apply_one(
                 state.store.db(),
                 row,
-                &Event::CredentialsFailed,
+                &Event::credentials_failed(&e.to_string()),
                 user,
                 patch,
             )

@@ -225,9 +225,10 @@ pub struct ClaimRequest<'a> {
 }
 
 /// The claim's first part, shared by both databases. `open`: the integrations that may take
-/// work now and how many tasks each (`room`). An integration is served when it is `active`, no
-/// other worker holds a lease on it, and this worker holds fewer than `per_integration`. One
-/// more per-integration rule goes in this `WHERE`.
+/// work now and how many tasks each (`room`). An integration is served when it is `active`, not
+/// paused (`sync_paused_at IS NULL`: a paused integration's tasks stay pending, still enqueued
+/// and coalesced, until it resumes), no other worker holds a lease on it, and this worker holds
+/// fewer than `per_integration`. One more per-integration rule goes in this `WHERE`.
 const CLAIM_OPEN: &str = "\
     WITH busy AS ( \
         SELECT integration_id, \
@@ -238,7 +239,8 @@ const CLAIM_OPEN: &str = "\
     open AS ( \
         SELECT i.id, $4 - COALESCE(b.mine, 0) AS room {UPTO} \
         FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id \
-        WHERE i.state = 'active' AND COALESCE(b.others, 0) = 0 AND COALESCE(b.mine, 0) < $4), ";
+        WHERE i.state = 'active' AND i.sync_paused_at IS NULL \
+          AND COALESCE(b.others, 0) = 0 AND COALESCE(b.mine, 0) < $4), ";
 
 /// PostgreSQL: the first `room` due tasks of each open integration, one LATERAL index walk
 /// each over `ix_sync_tasks_ready`.
@@ -296,7 +298,7 @@ fn candidates(b: DbBackend) -> String {
 }
 
 /// Leases up to `req.limit` due tasks (and tasks whose lease expired) to `req.owner`,
-/// incrementing their attempts. Only integrations in state `active` are served.
+/// incrementing their attempts. Only integrations in state `active` and not paused are served.
 pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResult<Vec<Task>> {
     let b = db.get_database_backend();
     let now = now_ms();

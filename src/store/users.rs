@@ -100,3 +100,12 @@ pub async fn partner_admins<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Every ops user (recipients of sync alerts).
+pub async fn ops_users<C: ConnectionTrait>(db: &C) -> StoreResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Ops.as_str()))
+        .order_by_asc(user::Column::Id)
+        .all(db)
+        .await?)
+}

@@ -18,6 +18,11 @@ pub enum HandlerError {
     /// Will not succeed by retrying (bad data, missing mapping): the task goes dead at once.
     #[error("{0}")]
     Permanent(String),
+    /// ServiceTitan refused the integration's credentials or a scope (token 400/401, API 401
+    /// after a refresh, 403). The handler dispatcher counts it towards `disconnected` and hands
+    /// the worker a retry; the worker treats one that reaches it as a retry too.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl HandlerError {
@@ -44,6 +49,9 @@ impl From<servicetitan::Error> for HandlerError {
                 HandlerError::Permanent(e.to_string())
             }
             E::Decode(_) => HandlerError::Permanent(e.to_string()),
+            E::InvalidCredentials | E::Unauthorized(_) | E::Forbidden(_) => {
+                HandlerError::Refused(e.to_string())
+            }
             _ => HandlerError::retry(e.to_string()),
         }
     }

@@ -14,6 +14,7 @@ use crate::domain::credits::{
 };
 use crate::domain::reminders::JobStatus;
 use crate::servicetitan::{Appointment, CustomerMembership, Invoice, Job, Location};
+use crate::store::activity::NewActivity;
 use crate::store::members::AddressEdit;
 use crate::store::{StoreResult, ledger, links, members, reminders};
 
@@ -72,18 +73,38 @@ async fn queue_reminders_if_open<C: ConnectionTrait>(
     db: &C,
     s: &Scope,
     location_id: i64,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     if !reminders::open_at(db, location_id).await?.is_empty() {
         TaskKind::JobReminders { location_id }
             .enqueue(db, s.integration_id)
             .await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
-/// Applies one record's effects.
-pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> StoreResult<()> {
+/// The activity-log row of an inbound effect at one of our locations.
+async fn at_location<C: ConnectionTrait>(
+    db: &C,
+    kind: &'static str,
+    st_id: i64,
+    location_id: i64,
+) -> StoreResult<NewActivity> {
+    let row = NewActivity::inbound(kind, Some(st_id)).location(Some(location_id));
+    Ok(match members::location(db, location_id).await? {
+        Some(l) => row.member(l.member_id),
+        None => row,
+    })
+}
+
+/// Applies one record's effects; returns what it did, for the activity log.
+pub async fn apply<C: ConnectionTrait>(
+    db: &C,
+    s: &Scope,
+    record: &Record,
+) -> StoreResult<Vec<NewActivity>> {
     let iid = s.integration_id;
+    let mut effects = Vec::new();
     match record {
         Record::Job(j) => {
             crate::store::bookings::apply_job_status(db, iid, j.id, Some(&j.job_status), None)
@@ -95,8 +116,13 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
             if upcoming
                 && let Some(loc) =
                     links::local_id(db, iid, links::kind::LOCATION, j.location_id).await?
+                && queue_reminders_if_open(db, s, loc).await?
             {
-                queue_reminders_if_open(db, s, loc).await?;
+                effects.push(at_location(db, "reminders_queued", j.id, loc).await?.field(
+                    "job status",
+                    None::<String>,
+                    Some(j.job_status.clone()),
+                ));
             }
         }
         Record::Appointment(a) => {
@@ -108,16 +134,22 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                 links::local_id(db, iid, links::kind::CUSTOMER, a.customer_id).await?
             {
                 for loc in members::locations_of(db, member).await? {
-                    queue_reminders_if_open(db, s, loc.id).await?;
+                    if queue_reminders_if_open(db, s, loc.id).await? {
+                        effects.push(
+                            NewActivity::inbound("reminders_queued", Some(a.job_id))
+                                .member(member)
+                                .location(Some(loc.id)),
+                        );
+                    }
                 }
             }
         }
         Record::Invoice(inv) => {
             let Some(st_loc) = inv.location.as_ref().map(|l| l.id) else {
-                return Ok(());
+                return Ok(effects);
             };
             let Some(loc) = links::local_id(db, iid, links::kind::LOCATION, st_loc).await? else {
-                return Ok(());
+                return Ok(effects);
             };
             let mut changed = false;
             for item in &inv.items {
@@ -133,6 +165,7 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                 };
                 if let Some(d) = credit_for_invoice_item(inv.id, &di, |id| s.eligible.contains(&id))
                 {
+                    let amount = d.amount;
                     let (_, new) = ledger::append(
                         db,
                         &ledger::NewEntry {
@@ -144,6 +177,13 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                         },
                     )
                     .await?;
+                    if new {
+                        effects.push(
+                            at_location(db, "credit_redemption", inv.id, loc)
+                                .await?
+                                .field("credits", None::<String>, Some(amount.to_string())),
+                        );
+                    }
                     changed |= new;
                 }
             }
@@ -159,7 +199,17 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                 None => links::local_id(db, iid, links::kind::CUSTOMER, m.customer_id).await?,
             };
             if let Some(member) = member {
-                members::set_membership_status(db, member, &m.status).await?;
+                let before = members::get(db, member)
+                    .await?
+                    .and_then(|x| x.membership_status);
+                if before.as_deref() != Some(m.status.as_str()) {
+                    members::set_membership_status(db, member, &m.status).await?;
+                    effects.push(
+                        NewActivity::inbound("membership_status", Some(m.id))
+                            .member(member)
+                            .field("status", before, Some(m.status.clone())),
+                    );
+                }
             }
         }
         Record::Location(l) => {
@@ -176,10 +226,15 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                     zip: a.zip.clone(),
                 };
                 members::apply_location_edit(db, loc, &edit).await?;
+                effects.push(at_location(db, "location_edit", l.id, loc).await?.field(
+                    "street",
+                    None::<String>,
+                    Some(a.street.clone()),
+                ));
             }
         }
     }
-    Ok(())
+    Ok(effects)
 }
 
 /// The ledger source key an invoice item would use (for tests and the ops console).

@@ -10,10 +10,13 @@
 //!   watermark and overlap, deduplicated by ID + modifiedOn, cursor saved with the page's
 //!   effects; the first pass is the backfill (progress in `integrations.backfill_*`).
 //! - [`ops`]: per-integration queue figures for the ops console and `/metrics`.
+//! - [`health`]: credential refusals → `disconnected`, ops alerts and their digest, pruning
+//!   of the activity log.
 pub mod backoff;
 mod context;
 mod error;
 pub mod handlers;
+pub mod health;
 pub mod inbound;
 pub mod ops;
 pub mod poll;

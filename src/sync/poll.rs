@@ -138,12 +138,19 @@ async fn page_once(
     };
     let txn = crate::store::tasks::begin_write(db).await?;
     let mut applied = 0;
+    let mut effects = Vec::new();
     for r in &records {
         if cursors::mark_seen(&txn, integration_id, stream, r.id(), &r.modified_on()).await? {
-            inbound::apply(&txn, &scope, r).await?;
+            effects.extend(inbound::apply(&txn, &scope, r).await?);
             applied += 1;
         }
     }
+    // Issue 16: the page's effects go to the activity log with the page, and the page counts
+    // as the integration's last inbound sync.
+    if state.settings.sync.activity_log {
+        crate::store::activity::record(&txn, integration_id, None, 0, effects).await?;
+    }
+    crate::store::sync_control::touch_inbound(&txn, integration_id).await?;
     pass.done += records.len() as i64;
     if total.is_some() {
         pass.total = total;

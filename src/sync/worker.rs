@@ -59,6 +59,7 @@ where
     background.spawn(purge(ctx.clone()));
     // Outlives the running tasks (their done writes go through it); aborted last.
     let completing = tokio::spawn(complete_batches(ctx.clone(), done_rx));
+    background.spawn(super::health::watch(ctx.state.clone()));
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
     let mut claims = OutageLog::new("claim");
@@ -398,6 +399,18 @@ impl Run<'_> {
             }
             Err(err) => {
                 let (reason, retry_at) = match &err {
+                    // A credential refusal is retried (the integration is disconnected by
+                    // `handlers::run_with` once refusals repeat, and its tasks wait for the
+                    // reconnect).
+                    HandlerError::Refused(reason) if task.attempts < ctx.opts.max_attempts => {
+                        let d = backoff::delay(
+                            task.attempts,
+                            ctx.opts.backoff_base,
+                            ctx.opts.backoff_cap,
+                            None,
+                        );
+                        (reason.clone(), Some(now_ms() + d.as_millis() as i64))
+                    }
                     HandlerError::Retry { reason, after }
                         if task.attempts < ctx.opts.max_attempts =>
                     {
@@ -409,7 +422,7 @@ impl Run<'_> {
                         );
                         (reason.clone(), Some(now_ms() + d.as_millis() as i64))
                     }
-                    HandlerError::Retry { reason, .. } => (
+                    HandlerError::Retry { reason, .. } | HandlerError::Refused(reason) => (
                         format!("gave up after {} attempts: {reason}", task.attempts),
                         None,
                     ),

@@ -441,3 +441,102 @@ async fn walk_mappings(c: &Client, shots: &mut Shots) {
     shots.take(c, "mappings-complete").await;
     submit(c, "#mappings-submit").await;
 }
+
+/// Issue 16: the sync activity log and the per-homeowner page, as ops and as the partner
+/// admin, with screenshots. The rows are what the handlers record (seeded through the store:
+/// the engine's own rows are asserted over HTTP in `sync_activity`).
+#[tokio::test]
+async fn sync_log_and_homeowner_pages_in_chromium() {
+    use titanbridge::store::activity::{self, NewActivity};
+    use titanbridge::store::members::{self, LocationInput, MemberInput};
+    ensure_chromium();
+    let (w, _sink, base) = start().await;
+    let db = w.app.state.store.db();
+    let row = titanbridge::services::onboarding::partner_integration(&w.app.state, w.partner_a)
+        .await
+        .unwrap();
+    let up = members::upsert(
+        db,
+        w.partner_a,
+        &MemberInput {
+            external_id: "hm-42".into(),
+            first_name: "Dana".into(),
+            last_name: "Reyes".into(),
+            email: Some("dana@example.com".into()),
+            phone: None,
+            plan_code: None,
+            locations: vec![LocationInput {
+                external_id: "hl-42".into(),
+                name: "Home".into(),
+                street: "42 Elm Street".into(),
+                unit: None,
+                city: "Austin".into(),
+                state: "TX".into(),
+                zip: "78701".into(),
+                country: "USA".into(),
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    let (mid, lid) = (up.member.id, up.locations[0].id);
+    let rows = vec![
+        NewActivity::wrote("customer", Some(9101)).member(mid),
+        NewActivity::wrote("location", Some(9201))
+            .member(mid)
+            .location(Some(lid)),
+        NewActivity::wrote("credit_balance", Some(9201))
+            .member(mid)
+            .location(Some(lid))
+            .field("credit balance", Some("50"), Some("30")),
+        NewActivity::wrote("credit_balance", Some(9201))
+            .member(mid)
+            .location(Some(lid))
+            .field("credit balance", Some("30"), Some("35")),
+        NewActivity::wrote("reminder_note", Some(9301))
+            .member(mid)
+            .location(Some(lid)),
+    ];
+    activity::record(db, row.id, None, 1, rows).await.unwrap();
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let mut shots = Shots::new();
+    sign_in(&c, &base, OPS).await;
+    c.wait().for_element(Locator::Css("#queue")).await.unwrap();
+    c.goto(&format!("{base}/ops/integrations/{}/sync", row.id))
+        .await
+        .unwrap();
+    let log = text_of(&c, "#activity").await;
+    assert!(log.contains("credit balance: 30 → 35"), "{log}");
+    assert!(log.contains("(5 rows)"), "{log}");
+    shots.take(&c, "sync-log").await;
+    select(&c, "#filter-kind", "credit_balance").await;
+    click(&c, "#apply-filters").await;
+    c.wait()
+        .for_element(Locator::Css("#activity"))
+        .await
+        .unwrap();
+    let filtered = text_of(&c, "#activity h2").await;
+    assert!(filtered.contains("(2 rows)"), "{filtered}");
+    shots.take(&c, "sync-log-filtered").await;
+    click(&c, "a.member-link").await;
+    let page = text_of(&c, "#homeowner").await;
+    assert!(page.contains("Dana Reyes"), "{page}");
+    assert!(page.contains("35"), "{page}");
+    shots.take(&c, "homeowner").await;
+    sign_out(&c).await;
+
+    // The partner admin finds the homeowner by email from its own sync page.
+    sign_in(&c, &base, ADMIN_A).await;
+    c.goto(&format!("{base}/settings/integrations/servicetitan/sync"))
+        .await
+        .unwrap();
+    click(&c, "#homeowners").await;
+    fill(&c, "#member-q", "dana@example").await;
+    click(&c, "#search-members").await;
+    let hits = text_of(&c, "#member-hits").await;
+    assert!(hits.contains("Dana Reyes"), "{hits}");
+    shots.take(&c, "homeowner-search").await;
+    c.close().await.unwrap();
+}

@@ -17,6 +17,7 @@ mod onboarding;
 mod ops_sync_ui;
 mod servicetitan;
 mod sync_engine;
+mod sync_activity;
 mod sync_platform;
 mod sync_queue;
 mod sync_scenarios;

@@ -34,6 +34,16 @@ pub struct Model {
     pub backfill_total: i64,
     pub backfill_done: i64,
     pub version: i32,
+    /// Sync paused (ops or the partner admin): tasks queue, nothing is written.
+    pub sync_paused_at: Option<DateTimeUtc>,
+    /// Who paused it.
+    pub sync_paused_by: Option<String>,
+    /// When the last inbound page was read.
+    pub last_inbound_at: Option<DateTimeUtc>,
+    /// Consecutive times ServiceTitan refused the credentials (reset by a success).
+    pub auth_failures: i32,
+    /// When ops were last alerted about this integration (digest at most hourly).
+    pub ops_alert_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,7 @@ pub mod reminder;
 pub mod reminder_note;
 pub mod service_location;
 pub mod setup_token;
+pub mod sync_activity;
 pub mod sync_cursor;
 pub mod sync_task;
 pub mod user;

@@ -12,6 +12,7 @@
 //! conditional write.
 use crate::domain::credits::format_balance;
 use crate::servicetitan::{LocationPatch, merged_custom_fields};
+use crate::store::activity::NewActivity;
 use crate::store::task_kind::TaskKind;
 use crate::store::{ledger, links, members};
 use crate::sync::error::HandlerError;
@@ -66,6 +67,15 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
             ..LocationPatch::default()
         };
         let written = job.client.patch_location(st_location, &patch).await?;
+        job.wrote(
+            NewActivity::wrote("credit_balance", Some(st_location))
+                .location(Some(location_id))
+                .field(
+                    "credit balance",
+                    current.custom_field(field).map(str::to_owned),
+                    Some(wanted.clone()),
+                ),
+        );
         let kept = merged
             .iter()
             .all(|f| written.custom_field(f.type_id) == Some(f.value.as_str()));

@@ -11,6 +11,7 @@ use crate::servicetitan::{
     Address, Contact, CreatedCustomer, Customer, ExternalData, ListQuery, Location, NewCustomer,
     NewCustomerLocation, NewLocation,
 };
+use crate::store::activity::NewActivity;
 use crate::store::members::{Member, ServiceLocation};
 use crate::store::{links, members};
 use crate::sync::error::HandlerError;
@@ -38,6 +39,19 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
                 Some(c) => c.id,
                 None => {
                     let created = create_customer(job, &member, &locations).await?;
+                    job.wrote(
+                        NewActivity::wrote("customer", Some(created.customer.id))
+                            .member(member_id)
+                            .field("name", None::<String>, Some(full_name(&member))),
+                    );
+                    for l in &created.locations {
+                        let ours = locations.iter().find(|x| is_ours(l, x)).map(|x| x.id);
+                        job.wrote(
+                            NewActivity::wrote("location", Some(l.id))
+                                .member(member_id)
+                                .location(ours),
+                        );
+                    }
                     st_locations = Some(created.locations);
                     created.customer.id
                 }
@@ -68,7 +82,15 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
             .map(|l| l.id);
         let st_id = match existing {
             Some(id) => id,
-            None => create_location(job, customer_id, loc).await?.id,
+            None => {
+                let id = create_location(job, customer_id, loc).await?.id;
+                job.wrote(
+                    NewActivity::wrote("location", Some(id))
+                        .member(member_id)
+                        .location(Some(loc.id)),
+                );
+                id
+            }
         };
         links::put(db, iid, links::kind::LOCATION, loc.id, st_id).await?;
         TaskKind::CreditBalance {

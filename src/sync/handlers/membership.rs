@@ -5,6 +5,7 @@
 use futures::TryStreamExt;
 
 use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipSale};
+use crate::store::activity::NewActivity;
 use crate::store::entities::plan_mapping;
 use crate::store::{links, members, platform};
 use crate::sync::error::HandlerError;
@@ -48,6 +49,11 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
     let sale = sale_for(job, &mapping, customer_id, member_id).await?;
     let sold = job.client.sell_membership(&sale).await?;
     tracing::info!(member_id, membership_id = sold.id, "membership sold");
+    job.wrote(
+        NewActivity::wrote("membership", Some(sold.id))
+            .member(member_id)
+            .field("membership type", None::<String>, Some(type_id.to_string())),
+    );
     relink(db, iid, member_id, sold.id).await?;
     Ok(())
 }

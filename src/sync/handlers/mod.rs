@@ -8,8 +8,12 @@ mod membership;
 mod reminders;
 mod tags;
 
+use parking_lot::Mutex;
+
 use crate::servicetitan::TenantClient;
-use crate::store::platform::Integration;
+use crate::store::activity::{self, NewActivity};
+use crate::store::platform::{self, Integration};
+use crate::store::sync_control;
 use crate::store::task_kind::TaskKind;
 use crate::store::tasks::Task;
 
@@ -21,6 +25,17 @@ pub(crate) struct Run<'a> {
     pub ctx: &'a SyncContext,
     pub integration: Integration,
     pub client: TenantClient,
+    /// The writes made so far, for the activity log (written when the handler returns).
+    log: Mutex<Vec<NewActivity>>,
+}
+
+impl Run<'_> {
+    /// Notes a write made to ServiceTitan (kept only when the activity log is on).
+    pub fn wrote(&self, row: NewActivity) {
+        if self.ctx.state.settings.sync.activity_log {
+            self.log.lock().push(row);
+        }
+    }
 }
 
 /// Runs one task's handler, reading its integration first.
@@ -34,7 +49,9 @@ pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
 }
 
 /// Runs one task's handler with its integration row (as read after the claim) and that
-/// integration's tenant client (the worker reads a batch's rows at once and reuses clients).
+/// integration's tenant client (the worker reads a batch's rows at once and reuses clients),
+/// then records its writes (and a failure) in the activity log, the integration's last sync,
+/// and its credential health.
 pub async fn run_with(
     ctx: &SyncContext,
     task: &Task,
@@ -46,20 +63,103 @@ pub async fn run_with(
         ctx,
         integration,
         client,
+        log: Mutex::new(Vec::new()),
     };
     let kind = TaskKind::from_row(task.integration_id, &task.kind, &task.payload)
         .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    let result = dispatch(&job, kind.clone()).await;
+    let mut rows = std::mem::take(&mut *job.log.lock());
+    let wrote = rows.iter().any(|r| r.direction == activity::direction::OUT);
+    if let Err(e) = &result
+        && ctx.state.settings.sync.activity_log
+        && let Some(row) = failure_row(&kind, e, task.attempts >= ctx.opts.max_attempts)
+    {
+        rows.push(row);
+    }
+    // Bookkeeping must not turn a finished write into a retry: failures here are logged.
+    if let Err(e) = fill_members(db, &mut rows).await {
+        tracing::warn!(task_id = task.id, error = %e, "could not name the members of sync activity");
+    }
+    if let Err(e) =
+        activity::record(db, job.integration.id, Some(task.id), task.attempts, rows).await
+    {
+        tracing::warn!(task_id = task.id, error = %e, "could not record sync activity");
+    }
+    if wrote && let Err(e) = platform::touch_last_sync(db, job.integration.id).await {
+        tracing::warn!(task_id = task.id, error = %e, "could not record the last sync");
+    }
+    match result {
+        Err(HandlerError::Refused(reason)) => {
+            super::health::credentials_refused(ctx, &job.integration, &reason).await;
+            Err(HandlerError::Refused(reason))
+        }
+        Ok(()) if job.integration.auth_failures > 0 => {
+            sync_control::credentials_accepted(db, job.integration.id).await?;
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Names the member of rows that know only the location (one read per location).
+async fn fill_members(
+    db: &sea_orm::DatabaseConnection,
+    rows: &mut [NewActivity],
+) -> crate::store::StoreResult<()> {
+    let mut known: Vec<(i64, i64)> = Vec::new();
+    for r in rows.iter_mut().filter(|r| r.member_id.is_none()) {
+        let Some(loc) = r.location_id else { continue };
+        if let Some((_, m)) = known.iter().find(|(l, _)| *l == loc) {
+            r.member_id = Some(*m);
+        } else if let Some(l) = crate::store::members::location(db, loc).await? {
+            known.push((loc, l.member_id));
+            r.member_id = Some(l.member_id);
+        }
+    }
+    Ok(())
+}
+
+/// The log row of a failed task: what it was writing, for whom, and why it failed.
+fn failure_row(kind: &TaskKind, e: &HandlerError, last_attempt: bool) -> Option<NewActivity> {
+    let (what, member, location) = match kind {
+        TaskKind::LinkMember { member_id } => ("customer", Some(*member_id), None),
+        TaskKind::TagCustomer { member_id } => ("tag", Some(*member_id), None),
+        TaskKind::Membership { member_id } => ("membership", Some(*member_id), None),
+        TaskKind::CreditBalance { location_id } => ("credit_balance", None, Some(*location_id)),
+        TaskKind::JobReminders { location_id } => ("reminder_note", None, Some(*location_id)),
+        TaskKind::Booking { .. } => ("booking", None, None),
+        // A failed read has no write to show; the task's own error says why.
+        TaskKind::Poll { .. } => return None,
+    };
+    let failed = last_attempt || matches!(e, HandlerError::Permanent(_));
+    Some(NewActivity {
+        direction: activity::direction::OUT,
+        kind: what,
+        member_id: member,
+        location_id: location,
+        result: if failed {
+            activity::result::FAILED
+        } else {
+            activity::result::RETRY
+        },
+        error: Some(e.to_string()),
+        ..NewActivity::default()
+    })
+}
+
+async fn dispatch(job: &Run<'_>, kind: TaskKind) -> Result<(), HandlerError> {
+    let db = job.ctx.state.store.db();
     match kind {
-        TaskKind::LinkMember { member_id } => link::run(&job, member_id).await,
-        TaskKind::TagCustomer { member_id } => tags::run(&job, member_id).await,
-        TaskKind::Membership { member_id } => membership::run(&job, member_id).await,
-        TaskKind::CreditBalance { location_id } => credit::run(&job, location_id).await,
-        TaskKind::JobReminders { location_id } => reminders::run(&job, location_id).await,
+        TaskKind::LinkMember { member_id } => link::run(job, member_id).await,
+        TaskKind::TagCustomer { member_id } => tags::run(job, member_id).await,
+        TaskKind::Membership { member_id } => membership::run(job, member_id).await,
+        TaskKind::CreditBalance { location_id } => credit::run(job, location_id).await,
+        TaskKind::JobReminders { location_id } => reminders::run(job, location_id).await,
         TaskKind::Poll {
             integration_id,
             stream,
         } => {
-            let out = super::poll::run_page(&job, &stream).await?;
+            let out = super::poll::run_page(job, &stream).await?;
             if out.more {
                 TaskKind::Poll {
                     integration_id,
@@ -70,7 +170,7 @@ pub async fn run_with(
             }
             Ok(())
         }
-        TaskKind::Booking { booking_id } => booking::run(&job, booking_id).await,
+        TaskKind::Booking { booking_id } => booking::run(job, booking_id).await,
     }
 }
 

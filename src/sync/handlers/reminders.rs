@@ -12,6 +12,7 @@ use futures::TryStreamExt;
 
 use crate::domain::reminders::{AlertKind, JobStatus, MarkerRef, marker, note_needed, note_text};
 use crate::servicetitan::{Job, ListQuery, NewNote};
+use crate::store::activity::NewActivity;
 use crate::store::members::ServiceLocation;
 use crate::store::reminders::{self as store_reminders, Reminder};
 use crate::store::{links, members};
@@ -92,6 +93,12 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
                     job_id = st_job.id,
                     reminder_id = r.id,
                     "reminder note added"
+                );
+                job.wrote(
+                    NewActivity::wrote("reminder_note", Some(st_job.id))
+                        .member(loc.member_id)
+                        .location(Some(location_id))
+                        .field("alert", None::<String>, Some(r.alert.clone())),
                 );
                 if let Some(n) = notes.as_mut() {
                     n.push(text);

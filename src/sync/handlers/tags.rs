@@ -1,5 +1,6 @@
 //! The partner's tag type on the member's customer (adding a tag twice is harmless, but we
 //! read first to spare the call).
+use crate::store::activity::NewActivity;
 use crate::sync::error::HandlerError;
 
 use super::{Run, linked_customer};
@@ -16,6 +17,11 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
     let customer = job.client.customer(customer_id).await?;
     if !customer.tag_type_ids.contains(&tag) {
         job.client.add_customer_tag(customer_id, tag).await?;
+        job.wrote(
+            NewActivity::wrote("tag", Some(customer_id))
+                .member(member_id)
+                .field("tag type", None::<String>, Some(tag.to_string())),
+        );
     }
     Ok(())
 }

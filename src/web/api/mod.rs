@@ -7,6 +7,7 @@ pub mod onboarding;
 pub mod openapi;
 pub mod ops_sync;
 pub mod platform;
+pub mod sync;
 
 use crate::web::input::JsonBody;
 use actix_session::Session;

@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(crate::web::csrf::require_header))
             .route("", web::get().to(overview))
             .route("/integrations/{id}", web::get().to(one))
+            .route("/alerts", web::get().to(alerts))
             .route("/tasks/{id}/retry", web::post().to(retry)),
     );
 }
@@ -26,6 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn overview(state: web::Data<AppState>, _ops: OpsUser) -> Result<HttpResponse, ApiError> {
     let _ = ops::refresh_metrics(&state).await;
     Ok(HttpResponse::Ok().json(json!({ "integrations": ops::overview(&state, None).await? })))
+}
+
+/// The current sync alerts (disconnections first): one per incident.
+async fn alerts(state: web::Data<AppState>, _ops: OpsUser) -> Result<HttpResponse, ApiError> {
+    let current = crate::sync::health::alerts(&state).await?;
+    Ok(HttpResponse::Ok().json(json!({ "alerts": current })))
 }
 
 /// One integration's sync health.

@@ -6,6 +6,7 @@ pub mod ops;
 pub mod partner;
 pub mod setup;
 pub mod signin;
+pub mod sync_log;
 pub mod sync_view;
 
 use actix_session::Session;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(partner::configure)
         .configure(mappings::configure)
         .configure(setup::configure)
+        .configure(sync_log::configure)
         .configure(ops::configure);
 }
 

@@ -44,6 +44,8 @@ struct ConsolePage {
     pending: Vec<IntegrationView>,
     all: Vec<ConsoleRow>,
     emails: Vec<EmailView>,
+    /// Current sync alerts, shown first (disconnections at the top).
+    alerts: Vec<crate::sync::health::Alert>,
 }
 
 /// One integration in the console list with its sync column.
@@ -94,6 +96,9 @@ async fn console(session: Session, state: web::Data<AppState>) -> Result<HttpRes
         .into_iter()
         .map(EmailView::from)
         .collect();
+    let alerts = crate::sync::health::alerts(&state)
+        .await
+        .map_err(ApiError::from)?;
     Ok(render(
         StatusCode::OK,
         &ConsolePage {
@@ -101,6 +106,7 @@ async fn console(session: Session, state: web::Data<AppState>) -> Result<HttpRes
             pending,
             all,
             emails,
+            alerts,
         },
     ))
 }

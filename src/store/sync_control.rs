@@ -1,0 +1,107 @@
+//! The sync switches and health counters kept on an integration: pause/resume, when the last
+//! inbound page was read, consecutive credential refusals, when ops were last alerted.
+use chrono::Utc;
+use sea_orm::ConnectionTrait;
+
+use super::StoreResult;
+use super::tasks::stmt;
+
+/// Pauses sync (`false` when it already was paused).
+pub async fn pause<C: ConnectionTrait>(db: &C, integration_id: i64, by: &str) -> StoreResult<bool> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE integrations SET sync_paused_at = $1, sync_paused_by = $2 \
+             WHERE id = $3 AND sync_paused_at IS NULL",
+            vec![
+                Utc::now().into(),
+                by.to_owned().into(),
+                integration_id.into(),
+            ],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Resumes sync (`false` when it was not paused).
+pub async fn resume<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResult<bool> {
+    let b = db.get_database_backend();
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE integrations SET sync_paused_at = NULL, sync_paused_by = NULL \
+             WHERE id = $1 AND sync_paused_at IS NOT NULL",
+            vec![integration_id.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records that an inbound page was read.
+pub async fn touch_inbound<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE integrations SET last_inbound_at = $1 WHERE id = $2",
+        vec![Utc::now().into(), integration_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Counts one more credential refusal; returns the count of consecutive refusals.
+pub async fn credentials_refused<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+) -> StoreResult<i32> {
+    let b = db.get_database_backend();
+    let row = db
+        .query_one_raw(stmt(
+            b,
+            "UPDATE integrations SET auth_failures = auth_failures + 1 WHERE id = $1 \
+             RETURNING auth_failures",
+            vec![integration_id.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get_by_index::<i32>(0)?,
+        None => 0,
+    })
+}
+
+/// Resets the refusal count after ServiceTitan accepted a call (a no-op when already zero).
+pub async fn credentials_accepted<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    db.execute_raw(stmt(
+        b,
+        "UPDATE integrations SET auth_failures = 0 WHERE id = $1 AND auth_failures <> 0",
+        vec![integration_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Claims the right to alert ops about `integration_id` now: `true` (and the time recorded)
+/// when no alert went out in the last `every_ms`. Atomic, so two workers send one alert.
+pub async fn claim_ops_alert<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    every_ms: i64,
+) -> StoreResult<bool> {
+    let b = db.get_database_backend();
+    let now = Utc::now();
+    let since = now - chrono::Duration::milliseconds(every_ms);
+    let r = db
+        .execute_raw(stmt(
+            b,
+            "UPDATE integrations SET ops_alert_at = $1 WHERE id = $2 \
+             AND (ops_alert_at IS NULL OR ops_alert_at < $3)",
+            vec![now.into(), integration_id.into(), since.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
