@@ -5,7 +5,15 @@
 //! - an invoice item of an eligible pricebook service records the Comfort Credit redemption
 //!   in the ledger once per item (the unique source key), and queues the balance write;
 //! - a customer membership's status is copied to the member;
-//! - a location edit updates our service location.
+//! - a location edit updates our service location; a location deleted in ServiceTitan is
+//!   unlinked (and never created again);
+//! - a call-centre booking that became a job is followed to that job.
+//!
+//! [`apply_batch`] takes a whole export batch: one statement records which changes are new,
+//! one query per batch finds the bookings and linked locations the jobs touch, and only records
+//! that concern us cost more.
+use std::collections::{BTreeSet, HashMap};
+
 use crate::store::task_kind::TaskKind;
 use sea_orm::ConnectionTrait;
 
@@ -13,7 +21,7 @@ use crate::domain::credits::{
     CreditSource, InvoiceItem, credit_for_invoice_item, dollars_to_cents,
 };
 use crate::domain::reminders::JobStatus;
-use crate::servicetitan::{Appointment, CustomerMembership, Invoice, Job, Location};
+use crate::servicetitan::{Appointment, Booking, CustomerMembership, Invoice, Job, Location};
 use crate::store::members::AddressEdit;
 use crate::store::{StoreResult, ledger, links, members, reminders};
 
@@ -41,6 +49,18 @@ pub enum Record {
     Membership(CustomerMembership),
     /// A location.
     Location(Location),
+    /// A call-centre booking.
+    Booking(Booking),
+}
+
+/// One inbound change: the record and whether it is still active (exports serve inactive and
+/// deleted records with `active: false`).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The record.
+    pub record: Record,
+    /// `false` once deactivated or deleted in ServiceTitan.
+    pub active: bool,
 }
 
 impl Record {
@@ -52,6 +72,7 @@ impl Record {
             Record::Invoice(r) => r.id,
             Record::Membership(r) => r.id,
             Record::Location(r) => r.id,
+            Record::Booking(r) => r.id,
         }
     }
 
@@ -63,6 +84,7 @@ impl Record {
             Record::Invoice(r) => r.modified_on,
             Record::Membership(r) => r.modified_on,
             Record::Location(r) => r.modified_on,
+            Record::Booking(r) => r.modified_on,
         };
         m.map(|t| t.to_rfc3339()).unwrap_or_default()
     }
@@ -81,24 +103,130 @@ async fn queue_reminders_if_open<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Applies one record's effects.
-pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> StoreResult<()> {
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Records in the batch.
+    pub read: usize,
+    /// Records not seen before (ID + `modifiedOn`), whose effects were applied.
+    pub applied: usize,
+}
+
+/// Applies a batch of one stream: records already seen (same ID and `modifiedOn`) are skipped,
+/// the rest applied once. Runs inside the transaction that also saves the stream's cursor.
+pub async fn apply_batch<C: ConnectionTrait>(
+    db: &C,
+    s: &Scope,
+    stream: &str,
+    changes: &[Change],
+) -> StoreResult<BatchOutcome> {
+    let keys: Vec<(i64, String)> = changes
+        .iter()
+        .map(|c| (c.record.id(), c.record.modified_on()))
+        .collect();
+    let mut fresh =
+        crate::store::cursors::mark_seen_batch(db, s.integration_id, stream, &keys).await?;
+    // A batch may carry one record twice; apply the first occurrence of each version only.
+    let new: Vec<&Change> = changes
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| fresh.remove(*k))
+        .map(|(c, _)| c)
+        .collect();
+    let applied = new.len();
+    let jobs: Vec<(&Job, bool)> = new
+        .iter()
+        .filter_map(|c| match &c.record {
+            Record::Job(j) => Some((j, c.active)),
+            _ => None,
+        })
+        .collect();
+    if jobs.len() == new.len() {
+        apply_jobs(db, s, &jobs).await?;
+    } else {
+        for c in new {
+            apply(db, s, c).await?;
+        }
+    }
+    Ok(BatchOutcome {
+        read: changes.len(),
+        applied,
+    })
+}
+
+/// Jobs in bulk: one query for their bookings, one for their locations' links, then effects
+/// only where there is a booking or a member location with open alerts.
+async fn apply_jobs<C: ConnectionTrait>(
+    db: &C,
+    s: &Scope,
+    jobs: &[(&Job, bool)],
+) -> StoreResult<()> {
+    let ids: Vec<i64> = jobs.iter().map(|(j, _)| j.id).collect();
+    let mut bookings: HashMap<i64, crate::store::bookings::Booking> =
+        crate::store::bookings::by_st_jobs(db, s.partner_id, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|b| b.st_job_id.map(|j| (j, b)))
+            .collect();
+    let st_locs: Vec<i64> = jobs
+        .iter()
+        .map(|(j, _)| j.location_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let linked = links::local_ids(db, s.integration_id, links::kind::LOCATION, &st_locs).await?;
+    let mut remind = BTreeSet::new();
+    for (j, active) in jobs {
+        // A deleted job is as good as cancelled: no booking waits on it, no reminders.
+        let status = if *active {
+            j.job_status.as_str()
+        } else {
+            "Canceled"
+        };
+        if let Some(b) = bookings.remove(&j.id) {
+            crate::store::bookings::apply_to(db, b, Some(status), None).await?;
+        }
+        if *active
+            && is_upcoming(j)
+            && let Some(loc) = linked.get(&j.location_id)
+        {
+            remind.insert(*loc);
+        }
+    }
+    for loc in remind {
+        queue_reminders_if_open(db, s, loc).await?;
+    }
+    Ok(())
+}
+
+fn is_upcoming(j: &Job) -> bool {
+    j.job_status
+        .parse::<JobStatus>()
+        .is_ok_and(JobStatus::is_upcoming)
+}
+
+/// Applies one change's effects.
+pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, change: &Change) -> StoreResult<()> {
     let iid = s.integration_id;
-    match record {
+    let active = change.active;
+    match &change.record {
         Record::Job(j) => {
-            crate::store::bookings::apply_job_status(db, iid, j.id, Some(&j.job_status), None)
-                .await?;
-            let upcoming = j
-                .job_status
-                .parse::<JobStatus>()
-                .is_ok_and(JobStatus::is_upcoming);
-            if upcoming
+            // A deleted job is as good as cancelled: no booking waits on it, no reminders.
+            let status = if active {
+                j.job_status.as_str()
+            } else {
+                "Canceled"
+            };
+            crate::store::bookings::apply_job_status(db, iid, j.id, Some(status), None).await?;
+            if active
+                && is_upcoming(j)
                 && let Some(loc) =
                     links::local_id(db, iid, links::kind::LOCATION, j.location_id).await?
             {
                 queue_reminders_if_open(db, s, loc).await?;
             }
         }
+        Record::Appointment(_) if !active => {}
         Record::Appointment(a) => {
             let window = a.arrival_window_start.zip(a.arrival_window_end);
             let window =
@@ -159,7 +287,34 @@ pub async fn apply<C: ConnectionTrait>(db: &C, s: &Scope, record: &Record) -> St
                 None => links::local_id(db, iid, links::kind::CUSTOMER, m.customer_id).await?,
             };
             if let Some(member) = member {
-                members::set_membership_status(db, member, &m.status).await?;
+                let status = if active { m.status.as_str() } else { "Deleted" };
+                members::set_membership_status(db, member, status).await?;
+            }
+        }
+        Record::Location(l) if !active => {
+            for loc in links::move_kind(
+                db,
+                iid,
+                links::kind::LOCATION,
+                l.id,
+                links::kind::LOCATION_DELETED,
+            )
+            .await?
+            {
+                tracing::info!(
+                    integration_id = iid,
+                    location_id = loc,
+                    st_location_id = l.id,
+                    "location deleted in ServiceTitan: unlinked"
+                );
+            }
+        }
+        Record::Booking(b) => {
+            let Some(job_id) = b.job_id.filter(|j| *j != 0) else {
+                return Ok(());
+            };
+            for ours in crate::store::bookings::by_st_bookings(db, s.partner_id, &[b.id]).await? {
+                crate::store::bookings::follow_to_job(db, &ours, job_id).await?;
             }
         }
         Record::Location(l) => {
