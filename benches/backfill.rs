@@ -90,9 +90,38 @@ async fn credit_latency_during_backfill(w: &World) -> (Duration, Duration, usize
     })
     .await;
     let state = w.app.state.clone();
+    let mut balance = 0i64;
+    // Baseline: the same writes with no backfill running.
+    let mut base = Vec::new();
+    for _ in 0..5 {
+        balance += 5;
+        let t0 = Instant::now();
+        let r = w
+            .post_credit(
+                1,
+                "loc-1",
+                &serde_json::json!({"amount": 5, "reason": "bench", "idempotency_key": format!("b{balance}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let want = balance.to_string();
+        helpers::sync::wait_for("B's balance", Duration::from_secs(30), || async {
+            let snap = w.snapshot(1);
+            snap.location_custom_field(st_loc, helpers::sync::CREDIT_FIELD)
+                .filter(|v| *v == want)
+                .map(|_| ())
+        })
+        .await;
+        base.push(t0.elapsed());
+    }
+    base.sort();
+    println!(
+        "           tenant B credit writes, no backfill running: p50 {:.0} ms, max {:.0} ms",
+        base[base.len() / 2].as_secs_f64() * 1e3,
+        base[base.len() - 1].as_secs_f64() * 1e3
+    );
     let a = tokio::spawn(run_backfill_with(state, iid, Inbound::Export, |_| {}));
     let mut lat = Vec::new();
-    let mut balance = 0i64;
     while !a.is_finished() {
         balance += 5;
         let t0 = Instant::now();

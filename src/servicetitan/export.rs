@@ -43,6 +43,8 @@ fn yes() -> bool {
 }
 
 /// An exported record: the record plus `active` (`false` for inactive and deleted records).
+/// Read `active` here: a record type with its own `active` field does not get it filled (the
+/// flattened record sees only the keys this wrapper leaves).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exported<T> {
     /// The record.

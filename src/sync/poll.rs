@@ -381,12 +381,12 @@ where
         });
         return Ok(());
     }
-    let work = futures::future::try_join_all(STREAMS.iter().map(|s| {
+    let work = futures::future::try_join_all(STREAMS.into_iter().map(|s| {
         backfill_stream(
             state.clone(),
             client.clone(),
             scope.clone(),
-            *s,
+            s,
             counters.clone(),
         )
     }));
