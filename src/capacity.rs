@@ -3,6 +3,10 @@
 //! A cached answer is at most [`CACHE_TTL`] old and is dropped for the whole tenant as soon as
 //! we book a job there, so our own bookings never leave a full slot on offer. A slot filled by
 //! someone else inside the TTL can still show; booking re-reads capacity before writing.
+//!
+//! Each answer also teaches the tenant's UTC offset (its rows carry the wall-clock `start` next
+//! to `startUtc`), kept per tenant so dates can mean the tenant's days and slots can be shown on
+//! its clock.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -34,6 +38,7 @@ type Key = (String, CapacityQuery, DateTime<Utc>, DateTime<Utc>);
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<Key, (Instant, Vec<Availability>)>>,
+    offsets: Mutex<HashMap<String, i32>>,
 }
 
 /// The cache's name for a tenant (environment and tenant ID).
@@ -55,6 +60,20 @@ impl Cache {
             map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         }
         map.insert(key, (Instant::now(), value));
+    }
+
+    /// The tenant's UTC offset in minutes, once a capacity answer has shown it.
+    pub fn utc_offset(&self, tenant: &str) -> Option<i32> {
+        self.offsets.lock().get(tenant).copied()
+    }
+
+    fn learn_offset(&self, tenant: &str, rows: &[crate::servicetitan::Availability]) {
+        let offset = rows
+            .iter()
+            .find_map(|a| crate::domain::booking::utc_offset_minutes(&a.start, a.start_utc?));
+        if let Some(o) = offset {
+            self.offsets.lock().insert(tenant.to_owned(), o);
+        }
     }
 
     /// Forgets every answer for a tenant (after we booked there).
@@ -79,6 +98,16 @@ pub async fn read_fresh(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Availability>, Error> {
+    read_learning(None, client, q, from, to).await
+}
+
+async fn read_learning(
+    cache: Option<&Cache>,
+    client: &TenantClient,
+    q: CapacityQuery,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Availability>, Error> {
     let Ok(windows) = capacity_windows(from, to) else {
         return Ok(Vec::new());
     };
@@ -92,6 +121,9 @@ pub async fn read_fresh(
             skill_based_availability: q.skill_based,
         };
         let resp = client.capacity(&req).await?;
+        if let Some(c) = cache {
+            c.learn_offset(&tenant_key(client), &resp.availabilities);
+        }
         out.extend(resp.availabilities.iter().filter_map(to_domain));
     }
     Ok(out)
@@ -111,7 +143,7 @@ pub async fn open_in_range(
     let (rows, cached) = match cache.get(&key) {
         Some(rows) => (rows, true),
         None => {
-            let rows = read_fresh(client, q, from, to).await?;
+            let rows = read_learning(Some(cache), client, q, from, to).await?;
             cache.put(key, rows.clone());
             (rows, false)
         }

@@ -249,14 +249,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} backfill [{bar:40}] {pos}/{len} records ({percent}%) {elapsed}",
+                    "{spinner} backfill [{bar:40}] {pos}/{len} records ({percent}%) {elapsed} {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
-            titanbridge::sync::run_backfill(state, integration, |done, total| {
-                bar.set_length(total.max(done));
-                bar.set_position(done);
+            titanbridge::sync::run_backfill(state, integration, |p| {
+                bar.set_length(p.total.max(p.read));
+                bar.set_position(p.read);
+                let eta = p
+                    .eta()
+                    .map_or_else(|| "?".to_owned(), |d| format!("{}s", d.as_secs()));
+                bar.set_message(format!(
+                    "read {}, applied {}, {:.0} records/s, ETA {eta}",
+                    p.read,
+                    p.applied,
+                    p.rate()
+                ));
             })
             .await?;
             bar.finish();

@@ -6,6 +6,7 @@ mod m0001_accounts_and_onboarding;
 mod m0002_mappings_and_members;
 mod m0003_sync;
 mod m0004_sale_and_booking_provider;
+mod m0005_export_feeds;
 mod m0006_task_queue_indexes;
 mod m0007_sync_activity;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_mappings_and_members::Migration),
             Box::new(m0003_sync::Migration),
             Box::new(m0004_sale_and_booking_provider::Migration),
+            Box::new(m0005_export_feeds::Migration),
             Box::new(m0006_task_queue_indexes::Migration),
             Box::new(m0007_sync_activity::Migration),
         ]

@@ -304,3 +304,55 @@ mod tests {
         }
     }
 }
+
+/// The tenant's offset from UTC in minutes, from one capacity row: ServiceTitan sends `start` in
+/// the tenant's wall clock (no offset) next to `startUtc` (API.md §8, §16). `None` when `local`
+/// is not a plain date-time.
+pub fn utc_offset_minutes(local: &str, utc: DateTime<Utc>) -> Option<i32> {
+    let local = local.trim().trim_end_matches('Z');
+    let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    i32::try_from((naive - utc.naive_utc()).num_minutes()).ok()
+}
+
+/// The UTC instant of midnight starting `day` in a tenant `offset_minutes` from UTC.
+pub fn tenant_midnight(day: chrono::NaiveDate, offset_minutes: i32) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+        - chrono::Duration::minutes(i64::from(offset_minutes))
+}
+
+/// A UTC instant on the tenant's wall clock (`YYYY-MM-DDTHH:MM:SS`, no offset).
+pub fn tenant_wall_clock(t: DateTime<Utc>, offset_minutes: i32) -> String {
+    (t + chrono::Duration::minutes(i64::from(offset_minutes)))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_offset_comes_from_local_and_utc_times() {
+        let utc = Utc.with_ymd_and_hms(2026, 12, 2, 14, 0, 0).unwrap();
+        assert_eq!(utc_offset_minutes("2026-12-02T08:00:00", utc), Some(-360));
+        assert_eq!(
+            utc_offset_minutes("2026-12-02T19:30:00.000", utc),
+            Some(330)
+        );
+        assert_eq!(utc_offset_minutes("soon", utc), None);
+    }
+
+    #[test]
+    fn a_tenant_day_starts_at_its_own_midnight() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(
+            tenant_midnight(day, -360),
+            Utc.with_ymd_and_hms(2026, 12, 2, 6, 0, 0).unwrap()
+        );
+        let t = Utc.with_ymd_and_hms(2026, 12, 2, 3, 0, 0).unwrap();
+        assert_eq!(tenant_wall_clock(t, -360), "2026-12-01T21:00:00");
+    }
+}

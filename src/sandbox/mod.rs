@@ -90,6 +90,8 @@ pub struct SandboxConfig {
     /// Check every call against the official OpenAPI documents when they are present (see
     /// `gateway`); benchmarks turn it off so they measure our engine, not the checker.
     pub check_contract: bool,
+    /// Export visibility delay (API.md §2.2: 15 minutes; tests mostly use 0).
+    pub export_delay: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -102,6 +104,7 @@ impl Default for SandboxConfig {
             tenants: Vec::new(),
             workers: 2,
             check_contract: true,
+            export_delay: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -142,6 +145,7 @@ pub async fn start(bind: &str, cfg: SandboxConfig) -> std::io::Result<SandboxHan
         cfg.token_ttl,
         cfg.faults.clone(),
     );
+    state.set_export_delay(cfg.export_delay);
     for t in &cfg.tenants {
         state.add_tenant(t.tenant_id, &t.client_id, &t.client_secret);
     }

@@ -35,6 +35,7 @@ struct Inner {
     scripted: Mutex<VecDeque<u16>>,
     lost_answers: Mutex<Vec<(String, String)>>,
     check_contract: std::sync::atomic::AtomicBool,
+    export_delay: Mutex<Duration>,
     clients: Mutex<HashMap<String, Client>>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     tenants: RwLock<HashMap<i64, Arc<TenantEntry>>>,
@@ -133,6 +134,7 @@ impl SandboxState {
                 scripted: Mutex::new(VecDeque::new()),
                 lost_answers: Mutex::new(Vec::new()),
                 check_contract: std::sync::atomic::AtomicBool::new(true),
+                export_delay: Mutex::new(super::tenant::DEFAULT_EXPORT_DELAY),
                 clients: Mutex::new(HashMap::new()),
                 tokens: Mutex::new(HashMap::new()),
                 tenants: RwLock::new(HashMap::new()),
@@ -147,8 +149,10 @@ impl SandboxState {
             let mut tenants = self.inner.tenants.write();
             tenants.entry(tenant_id).or_insert_with(|| {
                 let rate = self.inner.rate;
+                let mut data = Tenant::seeded();
+                data.export_delay = *self.inner.export_delay.lock();
                 Arc::new(TenantEntry {
-                    data: Mutex::new(Tenant::seeded()),
+                    data: Mutex::new(data),
                     limiter: governor::RateLimiter::direct(crate::servicetitan::quota(rate, rate)),
                 })
             });
@@ -250,6 +254,80 @@ impl SandboxState {
     /// (calls served, calls refused with 429) for a tenant, without copying its records.
     pub fn call_counts(&self, tenant_id: i64) -> Option<(u64, u64)> {
         self.with_tenant(tenant_id, |t| (t.calls, t.rate_limited))
+    }
+
+    /// Sets the export visibility delay of every tenant, present and future.
+    pub fn set_export_delay(&self, delay: Duration) {
+        *self.inner.export_delay.lock() = delay;
+        for e in self.inner.tenants.read().values() {
+            e.data.lock().export_delay = delay;
+        }
+    }
+
+    /// Deletes a record as a contractor would in ServiceTitan's UI: gone from lists and reads,
+    /// served by exports with `active: false`. `resource` is `locations`, `customers`, `jobs`,
+    /// `appointments`, `memberships`, `invoices` or `bookings`.
+    pub fn delete_record(&self, tenant_id: i64, resource: &str, id: i64) -> bool {
+        let Some(name) = super::tenant::res::ALL_RECORDS
+            .iter()
+            .copied()
+            .find(|n| *n == resource)
+        else {
+            return false;
+        };
+        self.with_tenant(tenant_id, |t| match t.coll(name).get_mut(&id) {
+            Some(rec) => {
+                rec[super::routes::export::DELETED] = serde_json::json!(true);
+                rec["modifiedOn"] = serde_json::json!(super::tenant::now());
+                if rec.get("active").is_some() {
+                    rec["active"] = serde_json::json!(false);
+                }
+                true
+            }
+            None => false,
+        })
+        .unwrap_or(false)
+    }
+
+    /// Sets a customer membership's status as the contractor would (`Canceled` also sets the
+    /// cancellation date, `Deleted` clears `active`), bumping `modifiedOn`.
+    pub fn set_membership_status(&self, tenant_id: i64, membership_id: i64, status: &str) -> bool {
+        self.with_tenant(tenant_id, |t| {
+            let stamp = super::tenant::now();
+            match t
+                .coll(super::tenant::res::MEMBERSHIPS)
+                .get_mut(&membership_id)
+            {
+                Some(m) => {
+                    m["status"] = serde_json::json!(status);
+                    m["active"] = serde_json::json!(status != "Deleted");
+                    if status == "Canceled" {
+                        m["cancellationDate"] = serde_json::json!(stamp);
+                    }
+                    m["modifiedOn"] = serde_json::json!(stamp);
+                    true
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
+    }
+
+    /// Converts a call-centre booking into job `job_id` as a dispatcher would in ServiceTitan
+    /// (status `Converted`, `jobId` set, `modifiedOn` bumped).
+    pub fn convert_booking(&self, tenant_id: i64, booking_id: i64, job_id: i64) -> bool {
+        self.with_tenant(tenant_id, |t| {
+            match t.coll(super::tenant::res::BOOKINGS).get_mut(&booking_id) {
+                Some(b) => {
+                    b["jobId"] = serde_json::json!(job_id);
+                    b["status"] = serde_json::json!("Converted");
+                    b["modifiedOn"] = serde_json::json!(super::tenant::now());
+                    true
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
     }
 
     /// Replaces the fault knobs.

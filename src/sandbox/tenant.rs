@@ -29,6 +29,16 @@ pub(crate) mod res {
     pub const MEMBERSHIPS: &str = "memberships";
     pub const INVOICES: &str = "invoices";
     pub const BOOKING_PROVIDER_TAGS: &str = "booking-provider-tags";
+    /// The transactional records a contractor can delete.
+    pub const ALL_RECORDS: [&str; 7] = [
+        CUSTOMERS,
+        LOCATIONS,
+        BOOKINGS,
+        JOBS,
+        APPOINTMENTS,
+        MEMBERSHIPS,
+        INVOICES,
+    ];
 }
 
 /// Formats a time the way the sandbox stores it: fixed width, so string order is time order.
@@ -40,6 +50,10 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 pub(crate) fn now() -> String {
     ts(Utc::now())
 }
+
+/// ServiceTitan's export visibility delay (API.md §2.2).
+pub(crate) const DEFAULT_EXPORT_DELAY: std::time::Duration =
+    std::time::Duration::from_secs(15 * 60);
 
 const SEED_TIME: &str = "2024-01-15T12:00:00.000000Z";
 
@@ -136,6 +150,8 @@ pub(crate) struct Tenant {
     pub(crate) capacity: HashMap<i64, i64>,
     /// The tenant's time zone as a fixed offset from UTC (capacity speaks its wall clock).
     pub(crate) utc_offset_minutes: i32,
+    /// How long a change stays invisible to exports without `includeRecentChanges`.
+    pub(crate) export_delay: std::time::Duration,
     /// Contractor edits to apply right after the next read of a location (location ID, field
     /// type ID, value): an edit landing between a client's read and its write.
     pub(crate) edits_after_read: Vec<(i64, i64, String)>,
@@ -173,6 +189,7 @@ impl Tenant {
                 .collect(),
             materials: seed.materials,
             utc_offset_minutes: seed.utc_offset_minutes,
+            export_delay: DEFAULT_EXPORT_DELAY,
             edits_after_read: Vec::new(),
             calls: 0,
             rate_limited: 0,

@@ -10,6 +10,7 @@
 mod api;
 mod environment;
 mod error;
+mod export;
 mod limiter;
 pub mod models;
 mod paging;
@@ -25,6 +26,7 @@ use secrecy::SecretString;
 
 pub use environment::Environment;
 pub use error::Error;
+pub use export::{ExportFrom, ExportPage, Exported, Feed};
 pub use limiter::client_burst;
 pub(crate) use limiter::quota;
 pub use models::*;

@@ -83,6 +83,16 @@ pub(crate) fn membership_duration_billing(type_id: i64) -> String {
     format!("/membership-types/{type_id}/duration-billing-items")
 }
 
+pub(crate) const EXPORT_JOBS: &str = "/export/jobs";
+pub(crate) const EXPORT_APPOINTMENTS: &str = "/export/appointments";
+pub(crate) const EXPORT_INVOICES: &str = "/export/invoices";
+pub(crate) const EXPORT_MEMBERSHIPS: &str = "/export/memberships";
+pub(crate) const EXPORT_LOCATIONS: &str = "/export/locations";
+pub(crate) const EXPORT_BOOKINGS: &str = "/export/bookings";
+pub(crate) const EXPORT_CUSTOMERS: &str = "/export/customers";
+pub(crate) const EXPORT_JOB_NOTES: &str = "/export/job-notes";
+pub(crate) const EXPORT_INVOICE_ITEMS: &str = "/export/invoice-items";
+
 /// Every call the client makes (and the few it is about to make), as
 /// `(method, module, template below /tenant/{tenant})`. `tests/contract.rs` checks each against
 /// the official OpenAPI documents; keep it in step with `api/*.rs`.
@@ -145,4 +155,14 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", PRICEBOOK, "/services"),
     ("GET", ACCOUNTING, "/invoices"),
     ("GET", MARKETING, "/campaigns"),
+    // Export feeds
+    ("GET", JPM, "/export/jobs"),
+    ("GET", JPM, "/export/appointments"),
+    ("GET", ACCOUNTING, "/export/invoices"),
+    ("GET", MEMBERSHIPS, "/export/memberships"),
+    ("GET", CRM, "/export/locations"),
+    ("GET", CRM, "/export/bookings"),
+    ("GET", CRM, "/export/customers"),
+    ("GET", JPM, "/export/job-notes"),
+    ("GET", ACCOUNTING, "/export/invoice-items"),
 ];

@@ -246,6 +246,75 @@ pub async fn apply_job_status<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
+    apply_to(db, b, job_status, window).await.map(Some)
+}
+
+/// The partner's bookings that became one of these ServiceTitan jobs (one query per batch).
+pub async fn by_st_jobs<C: ConnectionTrait>(
+    db: &C,
+    partner_id: i64,
+    st_job_ids: &[i64],
+) -> StoreResult<Vec<Booking>> {
+    if st_job_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(booking::Entity::find()
+        .filter(booking::Column::PartnerId.eq(partner_id))
+        .filter(booking::Column::StJobId.is_in(st_job_ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// The partner's call-centre bookings with one of these ServiceTitan booking IDs.
+pub async fn by_st_bookings<C: ConnectionTrait>(
+    db: &C,
+    partner_id: i64,
+    st_booking_ids: &[i64],
+) -> StoreResult<Vec<Booking>> {
+    if st_booking_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(booking::Entity::find()
+        .filter(booking::Column::PartnerId.eq(partner_id))
+        .filter(booking::Column::StBookingId.is_in(st_booking_ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+/// A call-centre booking became a job in ServiceTitan: remember the job (its status then flows
+/// back like any booked job's) and mark the booking scheduled. `true` when it changed.
+pub async fn follow_to_job<C: ConnectionTrait>(
+    db: &C,
+    b: &Booking,
+    st_job_id: i64,
+) -> StoreResult<bool> {
+    if b.st_job_id == Some(st_job_id) {
+        return Ok(false);
+    }
+    let mut q = booking::Entity::update_many()
+        .col_expr(booking::Column::StJobId, Expr::value(st_job_id))
+        .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(booking::Column::Id.eq(b.id));
+    if b.status == status::REQUESTED {
+        q = q.col_expr(booking::Column::Status, Expr::value(status::SCHEDULED));
+    }
+    q.exec(db).await?;
+    tracing::info!(
+        booking_id = b.id,
+        st_job_id,
+        "call-centre booking followed to its job"
+    );
+    Ok(true)
+}
+
+/// Applies a job's status (or an appointment's window) to its booking; returns the status.
+pub async fn apply_to<C: ConnectionTrait>(
+    db: &C,
+    b: Booking,
+    job_status: Option<&str>,
+    window: Option<ArrivalWindow>,
+) -> StoreResult<String> {
+    let st_job_id = b.st_job_id.unwrap_or_default();
     let terminal = [status::CANCELLED, status::COMPLETED].contains(&b.status.as_str());
     let mut next = b.status.clone();
     let mut new_window = None;
@@ -259,7 +328,7 @@ pub async fn apply_job_status<C: ConnectionTrait>(
         new_window = Some(w);
     }
     if next == b.status && new_window.is_none() {
-        return Ok(Some(next));
+        return Ok(next);
     }
     let mut q = booking::Entity::update_many()
         .col_expr(booking::Column::Status, Expr::value(next.clone()))
@@ -272,7 +341,7 @@ pub async fn apply_job_status<C: ConnectionTrait>(
     }
     q.exec(db).await?;
     tracing::info!(booking_id = b.id, st_job_id, from = %b.status, to = %next, "booking status from ServiceTitan");
-    Ok(Some(next))
+    Ok(next)
 }
 
 /// The slot of a booking, when it has one.

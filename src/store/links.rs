@@ -17,6 +17,64 @@ pub mod kind {
     pub const LOCATION: &str = "location";
     /// Member ↔ ServiceTitan customer membership.
     pub const MEMBERSHIP: &str = "membership";
+    /// Service location whose ServiceTitan location was deleted there: unlinked, and never
+    /// created again.
+    pub const LOCATION_DELETED: &str = "location_deleted";
+}
+
+/// Our IDs linked to these ServiceTitan IDs (ST ID → local ID), in one query.
+pub async fn local_ids<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    kind: &str,
+    st_ids: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, i64>> {
+    if st_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(external_link::Entity::find()
+        .filter(external_link::Column::IntegrationId.eq(integration_id))
+        .filter(external_link::Column::Kind.eq(kind))
+        .filter(external_link::Column::StId.is_in(st_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.local_id.parse().ok().map(|local| (l.st_id, local)))
+        .collect())
+}
+
+/// Moves the links of ServiceTitan record `st_id` from `from` to `to` (a location deleted in
+/// ServiceTitan becomes [`kind::LOCATION_DELETED`]). Returns the local IDs moved.
+pub async fn move_kind<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    from: &str,
+    st_id: i64,
+    to: &str,
+) -> StoreResult<Vec<i64>> {
+    let rows = external_link::Entity::find()
+        .filter(external_link::Column::IntegrationId.eq(integration_id))
+        .filter(external_link::Column::Kind.eq(from))
+        .filter(external_link::Column::StId.eq(st_id))
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    external_link::Entity::update_many()
+        .col_expr(
+            external_link::Column::Kind,
+            sea_orm::sea_query::Expr::value(to.to_owned()),
+        )
+        .filter(external_link::Column::IntegrationId.eq(integration_id))
+        .filter(external_link::Column::Kind.eq(from))
+        .filter(external_link::Column::StId.eq(st_id))
+        .exec(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|l| l.local_id.parse().ok())
+        .collect())
 }
 
 /// The ServiceTitan ID linked to our `local_id`, if any.

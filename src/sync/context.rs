@@ -33,8 +33,10 @@ pub struct WorkerOptions {
     pub poll_interval: Duration,
     /// How far back each poll re-reads (clock skew, late commits).
     pub poll_overlap: Duration,
-    /// Records per inbound page.
+    /// Records per inbound page (page lists only; export batches are the server's choice).
     pub page_size: u32,
+    /// Export feeds (default) or page lists.
+    pub inbound: super::poll::Inbound,
 }
 
 impl WorkerOptions {
@@ -57,6 +59,7 @@ impl WorkerOptions {
             poll_interval: Duration::from_secs(s.poll_interval_secs.max(1)),
             poll_overlap: Duration::from_secs(120),
             page_size: 200,
+            inbound: super::poll::Inbound::Export,
         }
     }
 }

@@ -24,5 +24,5 @@ pub mod worker;
 
 pub use context::{SyncContext, WorkerOptions, client_for, environment_for};
 pub use error::{HandlerError, SyncError};
-pub use poll::run_backfill;
+pub use poll::{BackfillProgress, Inbound, STREAMS, run_backfill, run_backfill_with};
 pub use worker::run_worker;

@@ -430,6 +430,76 @@ async fn status_flows_back_from_the_jobs_poller() {
 }
 
 #[tokio::test]
+async fn a_call_centre_booking_is_followed_to_its_job_and_its_status() {
+    let t = setup(false, 1001, 2002).await;
+    let (s, b, _) = t.book(Some("cc-1"), &book_body(None)).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["status"], "requested");
+    let id = b["booking_id"].as_i64().expect("id");
+    let st_booking = b["servicetitan_booking_id"].as_i64().expect("booking id");
+    let tenant = t.w.partners[0].tenant_id;
+    // The dispatcher turns the request into a job in ServiceTitan.
+    let snap = t.w.snapshot(0);
+    let customer = snap.customers[snap.customers.len() - 1].id;
+    let location = snap
+        .locations
+        .iter()
+        .find(|l| l.customer_id == customer)
+        .expect("location")
+        .id;
+    let job = t.w.create_job(0, customer, location).await;
+    assert!(t.w.sandbox.state.convert_booking(tenant, st_booking, job));
+    let followed = wait_for(
+        "the booking followed to its job",
+        Duration::from_secs(30),
+        || async {
+            let b = t.get(id).await;
+            (b["servicetitan_job_id"] == job).then_some(b)
+        },
+    )
+    .await;
+    assert_eq!(followed["status"], "scheduled");
+    // From then on the job's status flows back like any booked job's.
+    assert!(t.w.sandbox.state.set_job_status(tenant, job, "Canceled"));
+    wait_for("the booking cancelled", Duration::from_secs(30), || async {
+        let b = t.get(id).await;
+        (b["status"] == "cancelled").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn availability_dates_are_the_tenants_days_and_slots_carry_its_wall_clock() {
+    let t = setup(true, 1001, 2002).await;
+    // The sandbox tenant is at UTC-6: its day D runs from D 06:00Z to D+1 06:00Z.
+    let day = (Utc::now() - Days::hours(6) + Days::days(2)).date_naive();
+    let next = day.succ_opt().expect("next day");
+    let (status, body) = t
+        .availability(&format!(
+            "trade=cooling&condition=not_cooling&from={day}&to={next}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["utc_offset_minutes"], -360);
+    let slots = body["slots"].as_array().cloned().unwrap_or_default();
+    let local: Vec<&str> = slots
+        .iter()
+        .map(|s| s["local_start"].as_str().expect("local_start"))
+        .collect();
+    assert_eq!(
+        local,
+        [
+            format!("{day}T08:00:00"),
+            format!("{day}T12:00:00"),
+            format!("{day}T16:00:00")
+        ],
+        "the tenant's three arrival windows of that day, on its clock"
+    );
+    // 16:00 local is 22:00 UTC; nothing of the next local day (from 06:00 UTC) is offered.
+    assert_eq!(slots[2]["start"], json!(format!("{day}T22:00:00Z")));
+}
+
+#[tokio::test]
 async fn bad_input_is_a_422_naming_the_field() {
     let t = setup(true, 1001, 2002).await;
     let slots = t.slots().await;

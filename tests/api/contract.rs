@@ -82,7 +82,11 @@ fn list_filters() -> Vec<ListFilters> {
         ("externalDataKey", "homeId"),
         ("externalDataValues", "home-1,home-2"),
     ];
-    let polled = [("modifiedOnOrAfter", SINCE), ("includeTotal", "true")];
+    let polled = [
+        ("modifiedOnOrAfter", SINCE),
+        ("includeTotal", "true"),
+        ("sort", "+ModifiedOn"),
+    ];
     let ids = ("ids", "1,2,3");
     let mut customers = external.to_vec();
     customers.push(("name", "Ada Lovelace"));
@@ -91,6 +95,7 @@ fn list_filters() -> Vec<ListFilters> {
     let mut jobs = vec![("locationId", "2002")];
     jobs.extend(external);
     jobs.extend(polled);
+    let export = [("from", "2026-01-01"), ("includeRecentChanges", "true")];
     let mut memberships = vec![("customerIds", "1001"), ("active", "Any")];
     memberships.extend(polled);
     vec![
@@ -98,7 +103,12 @@ fn list_filters() -> Vec<ListFilters> {
         (CRM, "/locations", locations),
         (CRM, "/locations/custom-fields", vec![]),
         (JPM, "/jobs", jobs),
-        (JPM, "/appointments", polled.to_vec()),
+        (
+            JPM,
+            "/appointments",
+            [&polled[..], &[("active", "Any")]].concat(),
+        ),
+        (CRM, "/bookings", polled.to_vec()),
         (JPM, "/job-types", vec![ids]),
         (ACCOUNTING, "/invoices", polled.to_vec()),
         (MEMBERSHIPS, "/memberships", memberships),
@@ -111,6 +121,13 @@ fn list_filters() -> Vec<ListFilters> {
         (SETTINGS, "/tag-types", vec![("active", "Any")]),
         (PRICEBOOK, "/services", vec![ids]),
         (MARKETING, "/campaigns", vec![ids]),
+        // Export feeds: a token or date in `from`, and recent changes once caught up.
+        (JPM, "/export/jobs", export.to_vec()),
+        (JPM, "/export/appointments", export.to_vec()),
+        (ACCOUNTING, "/export/invoices", export.to_vec()),
+        (MEMBERSHIPS, "/export/memberships", export.to_vec()),
+        (CRM, "/export/locations", export.to_vec()),
+        (CRM, "/export/bookings", export.to_vec()),
     ]
 }
 
@@ -125,7 +142,11 @@ fn every_query_the_client_sends_is_documented() {
         let paginated = op
             .response_schema(200)
             .map(|s| specs.resolve(module, s))
-            .is_some_and(|s| s.pointer("/properties/hasMore").is_some());
+            .is_some_and(|s| {
+                // Export feeds also say `hasMore`, but page by `continueFrom`, not by page.
+                s.pointer("/properties/hasMore").is_some()
+                    && s.pointer("/properties/continueFrom").is_none()
+            });
         if !paginated {
             continue;
         }

@@ -8,6 +8,7 @@ mod browser;
 mod chaos;
 mod contract;
 mod db_outage;
+mod export_feeds;
 mod fidelity;
 mod foundation;
 mod hostile_input;

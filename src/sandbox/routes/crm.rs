@@ -149,6 +149,7 @@ fn exists(t: &Tenant, coll: &'static str, what: &str, seg: &str) -> Result<i64, 
 
 pub(crate) fn get(t: &Tenant, coll: &'static str, what: &str, rid: i64) -> Reply {
     t.get(coll, rid)
+        .filter(|v| v.get(super::export::DELETED).is_none())
         .cloned()
         .map(|v| (200, v))
         .ok_or_else(|| Problem::not_found(what, rid))

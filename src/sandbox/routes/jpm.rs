@@ -35,8 +35,9 @@ pub(crate) fn route(t: &mut Tenant, req: &Req<'_>) -> Reply {
                 return Err(Problem::field("Text", "The Text field is required."));
             }
             let stamp = now();
+            let note_id = t.new_id();
             let note = json!({
-                "text": text,
+                "_id": note_id, "text": text,
                 "isPinned": b.get("pinToTop").and_then(Value::as_bool).unwrap_or(false),
                 "createdById": 0, "createdOn": stamp, "modifiedOn": stamp,
             });

@@ -9,6 +9,7 @@ use super::tenant::Tenant;
 
 pub(crate) mod capacity;
 pub(crate) mod crm;
+pub(crate) mod export;
 pub(crate) mod jpm;
 pub(crate) mod reference;
 
@@ -82,8 +83,10 @@ pub(crate) fn id(seg: &str) -> Result<i64, Problem> {
 }
 
 /// Lists a collection (or any records) through the shared filter/paging rules.
+/// Records deleted in ServiceTitan are left out (only exports show them).
 pub(crate) fn list<'v>(records: impl Iterator<Item = &'v Value>, req: &Req<'_>) -> Reply {
-    query::envelope(records, &req.query)
+    let live = records.filter(|v| v.get(export::DELETED).is_none());
+    query::envelope(live, &req.query)
         .map(|v| (200, v))
         .map_err(|param| Problem::field(&param, format!("The value of '{param}' is not valid.")))
 }
@@ -106,6 +109,9 @@ pub(crate) fn endpoint_name(req: &Req<'_>) -> String {
 
 /// Routes one request.
 pub(crate) fn dispatch(t: &mut Tenant, req: &Req<'_>) -> Reply {
+    if let ("GET", ["export", feed @ ..]) = (req.method, req.segs.as_slice()) {
+        return export::route(t, req, &feed.join("/"));
+    }
     match req.module {
         "crm" => crm::route(t, req),
         "jpm" => jpm::route(t, req),

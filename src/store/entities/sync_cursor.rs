@@ -11,6 +11,12 @@ pub struct Model {
     pub watermark: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub continue_from: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub feed_token: Option<String>,
+    pub records_read: i64,
+    pub records_applied: i64,
+    pub records_total: i64,
+    pub pass_started_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -34,6 +34,21 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
     let Some(st_location) =
         links::st_id(db, job.integration.id, links::kind::LOCATION, location_id).await?
     else {
+        if links::st_id(
+            db,
+            job.integration.id,
+            links::kind::LOCATION_DELETED,
+            location_id,
+        )
+        .await?
+        .is_some()
+        {
+            tracing::info!(
+                location_id,
+                "location deleted in ServiceTitan; no credit write"
+            );
+            return Ok(());
+        }
         let loc = members::location(db, location_id)
             .await?
             .ok_or_else(|| HandlerError::Permanent(format!("location {location_id} not found")))?;

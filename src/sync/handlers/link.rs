@@ -66,6 +66,13 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
         {
             continue;
         }
+        // Deleted in ServiceTitan by the contractor: unlinked, never created again.
+        if links::st_id(db, iid, links::kind::LOCATION_DELETED, loc.id)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
         if st_locations.is_none() {
             st_locations = Some(
                 job.client

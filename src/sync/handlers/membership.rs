@@ -2,9 +2,14 @@
 //!
 //! Before selling, the customer's memberships are read: an active one of the mapped type (for
 //! example from an attempt interrupted after the sale) is linked instead of selling again.
+//!
+//! A plan change (the member's plan now maps to another type) sells the new type, then cancels
+//! the membership we linked before (`PATCH status=Canceled, to=now`, API.md §7), and only then
+//! moves the link: an attempt interrupted anywhere finds the new sale and still retires the old
+//! one, so the customer keeps exactly one active membership of ours.
 use futures::TryStreamExt;
 
-use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipSale};
+use crate::servicetitan::{Active, CustomerMembership, ListQuery, MembershipPatch, MembershipSale};
 use crate::store::activity::NewActivity;
 use crate::store::entities::plan_mapping;
 use crate::store::{links, members, platform};
@@ -42,19 +47,46 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
     let live = |m: &&CustomerMembership| {
         m.customer_id == customer_id && m.membership_type_id == type_id && m.status == "Active"
     };
-    if let Some(m) = existing.iter().find(live) {
-        relink(db, iid, member_id, m.id).await?;
-        return Ok(());
+    let current = match existing.iter().find(live) {
+        Some(m) => m.id,
+        None => {
+            let sale = sale_for(job, &mapping, customer_id, member_id).await?;
+            let sold = job.client.sell_membership(&sale).await?;
+            tracing::info!(member_id, membership_id = sold.id, "membership sold");
+            job.wrote(
+                NewActivity::wrote("membership", Some(sold.id))
+                    .member(member_id)
+                    .field("membership type", None::<String>, Some(type_id.to_string())),
+            );
+            sold.id
+        }
+    };
+    let previous = links::st_id(db, iid, links::kind::MEMBERSHIP, member_id).await?;
+    if let Some(old) = previous.filter(|old| *old != current)
+        && let Some(m) = existing.iter().find(|m| m.id == old)
+        && m.status == "Active"
+    {
+        let patch = MembershipPatch {
+            status: Some("Canceled".into()),
+            to: Some(chrono::Utc::now()),
+            memo: Some(format!(
+                "Plan changed to '{plan}': replaced by membership {current} (titanbridge)"
+            )),
+        };
+        job.client.patch_membership(old, &patch).await?;
+        job.wrote(
+            NewActivity::wrote("membership", Some(old))
+                .member(member_id)
+                .field("status", Some("Active".to_string()), Some("Canceled".to_string())),
+        );
+        tracing::info!(
+            member_id,
+            old,
+            new = current,
+            "plan change: old membership cancelled"
+        );
     }
-    let sale = sale_for(job, &mapping, customer_id, member_id).await?;
-    let sold = job.client.sell_membership(&sale).await?;
-    tracing::info!(member_id, membership_id = sold.id, "membership sold");
-    job.wrote(
-        NewActivity::wrote("membership", Some(sold.id))
-            .member(member_id)
-            .field("membership type", None::<String>, Some(type_id.to_string())),
-    );
-    relink(db, iid, member_id, sold.id).await?;
+    relink(db, iid, member_id, current).await?;
     Ok(())
 }
 

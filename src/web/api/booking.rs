@@ -3,6 +3,8 @@
 //! - `GET  /locations/{location id}/availability?trade=&condition=&from=&to=`: open slots
 //!   (start, end, arrival window) from ServiceTitan's capacity for the mapped business unit and
 //!   job type (`from`/`to`: dates or RFC 3339 times; default the next 7 days; at most 31 days).
+//!   Dates are days on the tenant's calendar (its offset comes from the capacity answer), and
+//!   each slot also carries `local_start`/`local_end` on the tenant's wall clock.
 //!   With capacity scheduling off: `mode = "request"` and no slots.
 //! - `POST /locations/{location id}/bookings` with an `Idempotency-Key` header and
 //!   `{"trade","condition","summary","slot":{"start","end"}}` (`slot` optional when capacity is
@@ -51,6 +53,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn slot_json(s: Slot) -> Value {
     let w = ArrivalWindow::for_slot(s);
     json!({"start": s.start, "end": s.end, "arrival_window": {"start": w.start, "end": w.end}})
+}
+
+/// A slot with its times also on the tenant's wall clock, once the tenant's offset is known.
+fn local_slot_json(s: Slot, offset: Option<i32>) -> Value {
+    let mut v = slot_json(s);
+    if let Some(o) = offset {
+        v["local_start"] = json!(crate::domain::booking::tenant_wall_clock(s.start, o));
+        v["local_end"] = json!(crate::domain::booking::tenant_wall_clock(s.end, o));
+    }
+    v
+}
+
+/// `YYYY-MM-DD` (a day on the tenant's calendar), not a time.
+fn date_only(raw: &Option<String>) -> Option<chrono::NaiveDate> {
+    NaiveDate::parse_from_str(raw.as_deref()?.trim(), "%Y-%m-%d").ok()
 }
 
 fn booking_json(b: &Booking, location_external_id: &str) -> Value {
@@ -254,20 +271,44 @@ async fn availability(
         skill_based: mode.skill_based(),
     };
     let client = crate::booking::client(&state, &integ).map_err(upstream)?;
+    // Dates are days on the tenant's calendar: from its midnight to its midnight. Until a
+    // capacity answer has shown the tenant's offset, read 14 hours either side (every offset
+    // there is) and keep what falls inside once the answer shows it.
+    let tenant = crate::capacity::tenant_key(&client);
+    let cache = &state.booking.cache;
+    let (from_day, to_day) = (date_only(&query.from), date_only(&query.to));
+    let bounds = |offset: Option<i32>| {
+        let lo = match (from_day, offset) {
+            (Some(d), Some(o)) => crate::domain::booking::tenant_midnight(d, o),
+            (Some(_), None) => from - Duration::hours(14),
+            _ => from,
+        };
+        let hi = match (to_day, offset) {
+            (Some(d), Some(o)) => crate::domain::booking::tenant_midnight(d, o),
+            (Some(_), None) => to + Duration::hours(14),
+            _ => to,
+        };
+        (lo, hi)
+    };
+    let (lo, hi) = bounds(cache.utc_offset(&tenant));
     // The capacity range starts on the hour, so repeated requests share a cache entry.
-    let start = from.max(now);
+    let start = lo.max(now);
     let start = start
         .date_naive()
         .and_hms_opt(start.hour(), 0, 0)
         .map_or(start, |t| t.and_utc());
-    let (slots, cached) = open_in_range(&state.booking.cache, &client, q, start, to, now)
+    let (slots, cached) = open_in_range(cache, &client, q, start, hi, now)
         .await
         .map_err(|e| ApiError::Upstream(e.to_string()))?;
+    let offset = cache.utc_offset(&tenant);
+    let (lo, hi) = bounds(offset);
+    let slots = slots.into_iter().filter(|s| s.start >= lo && s.start < hi);
     let mut body = base;
     body["mode"] = json!("capacity");
     body["capacity_mode"] = json!(mode.as_str());
     body["cached"] = json!(cached);
-    body["slots"] = Value::Array(slots.into_iter().map(slot_json).collect());
+    body["utc_offset_minutes"] = json!(offset);
+    body["slots"] = Value::Array(slots.map(|s| local_slot_json(s, offset)).collect());
     Ok(HttpResponse::Ok().json(body))
 }
 

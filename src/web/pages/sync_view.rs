@@ -32,6 +32,36 @@ pub fn lag_text(secs: i64) -> String {
     }
 }
 
+/// The backfill's records read and applied, rate and ETA, from the streams' counters (`None`
+/// before any stream has read anything).
+pub async fn backfill_detail(state: &AppState, integration_id: i64) -> StoreResult<Option<String>> {
+    let streams = crate::store::cursors::progress(state.store.db(), integration_id).await?;
+    let read: i64 = streams.iter().map(|p| p.read).sum();
+    if read == 0 {
+        return Ok(None);
+    }
+    let applied: i64 = streams.iter().map(|p| p.applied).sum();
+    let total: i64 = streams.iter().map(|p| p.total).sum();
+    let started = streams.iter().filter_map(|p| p.started_at).min();
+    let running = streams.iter().any(|p| p.caught_up_at.is_none());
+    let ended = streams
+        .iter()
+        .filter_map(|p| p.caught_up_at)
+        .max()
+        .filter(|_| !running)
+        .unwrap_or_else(chrono::Utc::now);
+    let secs = started.map_or(0.0, |s| (ended - s).num_milliseconds().max(1) as f64 / 1e3);
+    let rate = if secs > 0.0 { read as f64 / secs } else { 0.0 };
+    let mut text = format!("{read} read · {applied} applied · {rate:.0} records/s");
+    if running && rate > 0.0 && total > read {
+        text.push_str(&format!(
+            " · ETA {}",
+            lag_text(((total - read) as f64 / rate).ceil() as i64)
+        ));
+    }
+    Ok(Some(text))
+}
+
 /// Backfill percentage while one is under way (`None` when there is none or it finished).
 pub fn backfill_running(row: &integration::Model) -> Option<u8> {
     let pct = ops::backfill_percent(row.backfill_total, row.backfill_done);
@@ -66,6 +96,8 @@ pub struct PartnerSync {
     pub backfill: Option<u8>,
     /// Whether a backfill ran to the end.
     pub backfill_complete: bool,
+    /// Records read and applied, rate and ETA.
+    pub backfill_detail: Option<String>,
     /// Dead tasks (updates that need attention).
     pub dead: i64,
     /// The newest dead task's error (a ServiceTitan message; never a secret).
@@ -88,6 +120,7 @@ impl PartnerSync {
         Ok(PartnerSync {
             backfill: backfill_running(row),
             backfill_complete: row.backfill_total > 0 && backfill_running(row).is_none(),
+            backfill_detail: backfill_detail(state, row.id).await?,
             dead: count,
             newest_error: dead.into_iter().next().and_then(|t| t.last_error),
         })
@@ -102,6 +135,8 @@ pub struct SyncCard {
     pub lag: String,
     /// Whether a backfill was ever planned (`backfill_total > 0`).
     pub has_backfill: bool,
+    /// Records read and applied, rate and ETA.
+    pub backfill_detail: Option<String>,
 }
 
 impl SyncCard {
@@ -114,6 +149,7 @@ impl SyncCard {
         Ok(SyncCard {
             lag: lag_text(sync.lag_seconds),
             has_backfill: row.backfill_total > 0,
+            backfill_detail: backfill_detail(state, row.id).await?,
             sync,
         })
     }

@@ -18,34 +18,38 @@ impl TestDb {
     /// SQLite in a temp dir, or a new schema in the PostgreSQL named by `DATABASE_URL`.
     pub async fn new() -> TestDb {
         match std::env::var("DATABASE_URL") {
-            Ok(url) if url.starts_with("postgres") => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Store::connect(&url, None)
-                    .await
-                    .expect("postgres reachable");
-                admin
-                    .db()
-                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .expect("create schema");
-                let sep = if url.contains('?') { '&' } else { '?' };
-                // sqlx applies `options=-c search_path=…` to every pooled connection.
-                let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-                TestDb {
-                    url,
-                    schema: Some(schema),
-                    _dir: None,
-                }
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                TestDb {
-                    url,
-                    schema: None,
-                    _dir: Some(dir),
-                }
-            }
+            Ok(url) if url.starts_with("postgres") => TestDb::postgres(&url).await,
+            _ => TestDb::sqlite(),
+        }
+    }
+
+    /// A new schema in the PostgreSQL at `url`.
+    pub async fn postgres(url: &str) -> TestDb {
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = Store::connect(url, None).await.expect("postgres reachable");
+        admin
+            .db()
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create schema");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        // sqlx applies `options=-c search_path=…` to every pooled connection.
+        let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+        TestDb {
+            url,
+            schema: Some(schema),
+            _dir: None,
+        }
+    }
+
+    /// A SQLite file in a temp dir.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        TestDb {
+            url,
+            schema: None,
+            _dir: Some(dir),
         }
     }
 

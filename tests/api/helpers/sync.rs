@@ -71,13 +71,22 @@ pub async fn world_with(tenants: usize, cfg: SandboxConfig) -> World {
 /// `database_url` through a proxy; `app.db.url` stays the direct URL).
 pub async fn world_configured(
     tenants: usize,
+    cfg: SandboxConfig,
+    configure: impl FnOnce(&mut Settings),
+) -> World {
+    world_on(TestDb::new().await, tenants, cfg, configure).await
+}
+
+/// Like [`world_configured`] on a given database (benches compare SQLite and PostgreSQL).
+pub async fn world_on(
+    db: TestDb,
+    tenants: usize,
     mut cfg: SandboxConfig,
     configure: impl FnOnce(&mut Settings),
 ) -> World {
     cfg.app_key = APP_KEY.into();
     cfg.tenants = (0..tenants).map(tenant_seed).collect();
     let sandbox = sandbox::start("127.0.0.1:0", cfg).await.expect("sandbox");
-    let db = TestDb::new().await;
     let mut settings = settings_for(&db, &sandbox.base_url);
     configure(&mut settings);
     let app = spawn_with(db, settings, true).await;
