@@ -225,12 +225,14 @@ pub async fn apply<C: ConnectionTrait>(
                     state: a.state.clone(),
                     zip: a.zip.clone(),
                 };
-                members::apply_location_edit(db, loc, &edit).await?;
-                effects.push(at_location(db, "location_edit", l.id, loc).await?.field(
-                    "street",
-                    None::<String>,
-                    Some(a.street.clone()),
-                ));
+                // Only a real change is an effect (our own writes come back unchanged).
+                if members::apply_location_edit(db, loc, &edit).await? {
+                    effects.push(at_location(db, "location_edit", l.id, loc).await?.field(
+                        "street",
+                        None::<String>,
+                        Some(a.street.clone()),
+                    ));
+                }
             }
         }
     }
