@@ -342,6 +342,19 @@ async fn the_log_pages_filters_and_shows_a_partner_only_its_own_integration() {
         })
         .await;
     }
+    // Let the queue drain (each new location's first balance write comes after its link).
+    let db = w.app.state.store.db();
+    wait_for("the outbound queue to drain", WAIT, || async {
+        let busy = sync_task::Entity::find()
+            .filter(sync_task::Column::Kind.ne("poll"))
+            .filter(sync_task::Column::State.is_in(["pending", "running"]))
+            .count(db)
+            .await
+            .unwrap();
+        (busy == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     // Paging: newest first, pages do not overlap, the total counts every row.
     let base = sync_path(&w, 0);
     let (_, all) = get(&w, &admin0, &format!("{base}/activity?per_page=100")).await;

@@ -73,7 +73,8 @@ async fn signed_in(
 pub struct LogQuery {
     /// Only this kind.
     pub kind: Option<String>,
-    /// Only this member (our ID).
+    /// Only this member (our ID; an empty form field means any).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub member_id: Option<i64>,
     /// `ok`, `retry` or `failed`.
     pub result: Option<String>,
@@ -85,6 +86,15 @@ pub struct LogQuery {
     pub page: Option<u64>,
     /// Rows per page (at most 500; default 50).
     pub per_page: Option<u64>,
+}
+
+/// An optional number from a query string where an empty value (an empty form field) is none.
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 impl LogQuery {
