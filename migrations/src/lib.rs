@@ -6,6 +6,7 @@ mod m0001_accounts_and_onboarding;
 mod m0002_mappings_and_members;
 mod m0003_sync;
 mod m0004_sale_and_booking_provider;
+mod m0008_not_offered;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_mappings_and_members::Migration),
             Box::new(m0003_sync::Migration),
             Box::new(m0004_sale_and_booking_provider::Migration),
+            Box::new(m0008_not_offered::Migration),
         ]
     }
 }

@@ -19,3 +19,4 @@ mod sync_platform;
 mod sync_queue;
 mod sync_scenarios;
 mod sync_two_workers;
+mod wizard;
