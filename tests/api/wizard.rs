@@ -355,3 +355,58 @@ async fn an_expired_session_keeps_the_input_through_sign_in() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn a_servicetitan_outage_says_so_offers_a_retry_and_loses_nothing() {
+    let w = world(|_| {}).await;
+    let (mut c, _id) = connected(&w).await;
+    let plans = "/settings/integrations/servicetitan/mappings/plans";
+    let csrf = Client::page_csrf(&c.get(PAGE).await.text).unwrap();
+    let mut faults = w.sandbox.state.faults();
+    faults.outage_until = Some(chrono::Utc::now() + chrono::Duration::seconds(60));
+    w.sandbox.state.set_faults(faults);
+    // A page that reads live lists: unreachable, nothing lost, a retry; the signed-in user is
+    // not offered "Sign in".
+    let page = c.get(plans).await;
+    assert_eq!(page.status, 503, "{}", page.text);
+    assert!(
+        page.text.contains("ServiceTitan is unreachable"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("id=\"retry\""));
+    assert!(!page.text.contains(">Sign in<"), "{}", page.text);
+    assert!(!page.text.contains("Injected fault"), "{}", page.text);
+    // A form sent meanwhile: said plainly, and what was chosen comes back.
+    let r = c
+        .form(
+            plans,
+            &[
+                ("csrf_token", &csrf),
+                ("basic.membership_type_id", "6001"),
+                ("plus.membership_type_id", "6002"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    w.sandbox
+        .state
+        .set_faults(titanbridge::sandbox::Faults::default());
+    let page = c.get(plans).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("ServiceTitan is unreachable right now"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("value=\"6001\" selected"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("value=\"6002\" selected"),
+        "{}",
+        page.text
+    );
+}

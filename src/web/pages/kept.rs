@@ -14,6 +14,9 @@ const KEY: &str = "kept_form";
 /// Field names whose values are never kept (they would sit in the session cookie).
 const SECRET_FIELDS: [&str; 4] = ["csrf_token", "password", "client_secret", "token"];
 
+/// At most this many bytes of typed values are kept: the session is a cookie (4 KB in all).
+const MAX_KEPT_BYTES: usize = 1500;
+
 /// A form's values and errors, for the page at `path`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Kept {
@@ -33,11 +36,17 @@ impl Kept {
         values: impl IntoIterator<Item = (&'a str, &'a str)>,
         errors: &[FieldError],
     ) {
+        let mut budget = MAX_KEPT_BYTES;
         let kept = Kept {
             path: path.to_owned(),
             values: values
                 .into_iter()
                 .filter(|(k, _)| !SECRET_FIELDS.contains(k))
+                .take_while(|(k, v)| {
+                    let n = k.len() + v.len();
+                    budget = budget.saturating_sub(n);
+                    budget > 0
+                })
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             errors: errors
