@@ -87,12 +87,12 @@ async fn metrics_count_requests_by_route_and_status() {
 async fn every_migration_applies_rolls_back_and_reapplies() {
     let db = TestDb::new().await;
     let store = db.store().await;
-    assert_eq!(store.pending_migrations().await.unwrap(), 4);
+    assert_eq!(store.pending_migrations().await.unwrap(), 5);
     store.migrate().await.unwrap();
     assert_eq!(store.pending_migrations().await.unwrap(), 0);
     assert!(store.ready().await.is_ok());
     store.migrate_down_all().await.unwrap();
-    assert_eq!(store.pending_migrations().await.unwrap(), 4);
+    assert_eq!(store.pending_migrations().await.unwrap(), 5);
     store.migrate().await.unwrap();
     assert_eq!(store.pending_migrations().await.unwrap(), 0);
 }

@@ -89,6 +89,26 @@ async fn every_transition_through_the_api() {
         .await;
     assert_eq!(r.json()["state"], "pending_approval");
     assert_eq!(r.json()["state_reason"], Value::Null);
+    // Withdrawn from the settings page (to correct it) and submitted again.
+    let token = partner.csrf.clone().unwrap();
+    let r = partner
+        .form(
+            "/settings/integrations/servicetitan/withdraw",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        partner.get("/api/v1/integration").await.json()["state"],
+        "not_connected"
+    );
+    let r = partner
+        .post(
+            &format!("/api/v1/integrations/{id}/tenant"),
+            json!({"tenant_id": "1234567"}),
+        )
+        .await;
+    assert_eq!(r.json()["state"], "pending_approval");
     let r = ops
         .post(&format!("/api/v1/ops/integrations/{id}/approve"), json!({}))
         .await;
@@ -258,7 +278,10 @@ async fn illegal_moves_are_409_naming_the_allowed_moves() {
         )
         .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.json()["error"]["allowed"], json!(["approve", "reject"]));
+    assert_eq!(
+        r.json()["error"]["allowed"],
+        json!(["approve", "reject", "withdraw"])
+    );
     let r = partner
         .post(
             &format!("/api/v1/integrations/{id}/credentials"),
@@ -283,7 +306,10 @@ async fn illegal_moves_are_409_naming_the_allowed_moves() {
         .post(&format!("/api/v1/integrations/{id}/disconnect"), json!({}))
         .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.json()["error"]["allowed"], json!(["connect_credentials"]));
+    assert_eq!(
+        r.json()["error"]["allowed"],
+        json!(["connect_credentials", "withdraw"])
+    );
 }
 
 #[tokio::test]
