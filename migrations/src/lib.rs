@@ -9,6 +9,7 @@ mod m0004_sale_and_booking_provider;
 mod m0005_export_feeds;
 mod m0006_task_queue_indexes;
 mod m0007_sync_activity;
+mod m0008_not_offered;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_export_feeds::Migration),
             Box::new(m0006_task_queue_indexes::Migration),
             Box::new(m0007_sync_activity::Migration),
+            Box::new(m0008_not_offered::Migration),
         ]
     }
 }

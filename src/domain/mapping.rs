@@ -388,6 +388,9 @@ pub struct CurrentMappings {
     pub credit_field_type_id: Option<i64>,
     /// Eligible pricebook service IDs.
     pub eligible_service_ids: BTreeSet<i64>,
+    /// (trade, condition) pairs the contractor does not offer: no job type needed, bookings
+    /// refused.
+    pub not_offered: BTreeSet<TradeConditionKey>,
     /// Tag type ID.
     pub tag_type_id: Option<i64>,
     /// Campaign ID carried by our jobs.
@@ -459,7 +462,45 @@ impl fmt::Display for MissingItem {
     }
 }
 
-/// Everything missing, in wizard order: plans, trade conditions, credit field, eligible
+/// Why a booking for (trade, condition) is refused although both codes exist: the contractor
+/// does not offer it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{partner} does not offer {trade_label} → {condition_label}; choose another service or contact them directly"
+)]
+pub struct NotOffered {
+    /// The contractor's name.
+    pub partner: String,
+    /// Trade label.
+    pub trade_label: String,
+    /// Condition label.
+    pub condition_label: String,
+}
+
+/// Refuses a booking for a pair the contractor marked not offered.
+pub fn check_offered(
+    catalog: &Catalog,
+    not_offered: &BTreeSet<TradeConditionKey>,
+    partner: &str,
+    trade: &str,
+    condition: &str,
+) -> Result<(), NotOffered> {
+    let key = (trade.to_owned(), condition.to_owned());
+    if !not_offered.contains(&key) {
+        return Ok(());
+    }
+    let (trade_label, condition_label) = catalog
+        .condition(trade, condition)
+        .map(|(t, c)| (t.label.clone(), c.label.clone()))
+        .unwrap_or_else(|| (trade.to_owned(), condition.to_owned()));
+    Err(NotOffered {
+        partner: partner.to_owned(),
+        trade_label,
+        condition_label,
+    })
+}
+
+/// Everything missing, in wizard order: plans, trade conditions (unless not offered), credit field, eligible
 /// services (at least one is required), tag type, campaign, capacity mode. Rows for codes no
 /// longer in the catalogue are ignored. Empty means the mappings are complete.
 pub fn missing_items(catalog: &Catalog, current: &CurrentMappings) -> Vec<MissingItem> {
@@ -473,10 +514,8 @@ pub fn missing_items(catalog: &Catalog, current: &CurrentMappings) -> Vec<Missin
         }
     }
     for (t, c) in catalog.trade_conditions() {
-        if !current
-            .job_types
-            .contains_key(&(t.code.clone(), c.code.clone()))
-        {
+        let key = (t.code.clone(), c.code.clone());
+        if !current.job_types.contains_key(&key) && !current.not_offered.contains(&key) {
             out.push(MissingItem::JobType {
                 trade: t.code.clone(),
                 condition: c.code.clone(),
@@ -576,6 +615,7 @@ mod tests {
                 .collect(),
             credit_field_type_id: Some(501),
             eligible_service_ids: BTreeSet::from([7]),
+            not_offered: BTreeSet::new(),
             tag_type_id: Some(3),
             campaign_id: Some(4),
             capacity_enabled: false,
@@ -621,6 +661,27 @@ mod tests {
         );
         m.eligible_service_ids.clear();
         assert!(missing_items(&c, &m).contains(&MissingItem::EligibleServices));
+    }
+
+    #[test]
+    fn not_offered_conditions_need_no_job_type_and_refuse_bookings() {
+        let c = catalog();
+        let mut m = complete(&c);
+        m.job_types.retain(|(t, _), _| t != "air_quality");
+        let n = c.trade("air_quality").unwrap().conditions.len();
+        assert_eq!(missing_items(&c, &m).len(), n);
+        m.not_offered.insert(("air_quality".into(), "odor".into()));
+        assert_eq!(missing_items(&c, &m).len(), n - 1);
+        for k in &c.trade("air_quality").unwrap().conditions {
+            m.not_offered.insert(("air_quality".into(), k.code.clone()));
+        }
+        assert!(missing_items(&c, &m).is_empty());
+        let err = check_offered(&c, &m.not_offered, "Acme", "air_quality", "odor").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Acme does not offer Air quality → Odor or stale air; choose another service or contact them directly"
+        );
+        assert!(check_offered(&c, &m.not_offered, "Acme", "cooling", "noisy").is_ok());
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! - `suspend` (ops, reason required) only from `active`, so `resume` always returns to `active`
 //!   without remembering where it came from. A suspended integration cannot be disconnected or
 //!   reconnected by the partner: that would be a way around the suspension. Ops resume first.
+//! - `withdraw` (the partner) from `tenant_submitted`, `pending_approval` or `approved` goes
+//!   back to `not_connected`, so a wrong Tenant ID can be corrected and submitted for review
+//!   again (an approval never carries over to another Tenant ID).
 //! - No state is terminal: every state allows at least one event.
 use std::fmt;
 use std::str::FromStr;
@@ -180,6 +183,8 @@ pub enum Event {
     },
     /// Ops resume a suspended integration.
     Resume,
+    /// The partner withdraws a submitted (or approved) Tenant ID to correct it.
+    Withdraw,
 }
 
 impl Event {
@@ -205,6 +210,7 @@ impl Event {
             Self::Activate => EventKind::Activate,
             Self::Suspend { .. } => EventKind::Suspend,
             Self::Resume => EventKind::Resume,
+            Self::Withdraw => EventKind::Withdraw,
         }
     }
 
@@ -247,11 +253,13 @@ pub enum EventKind {
     Suspend,
     /// See [`Event::Resume`].
     Resume,
+    /// See [`Event::Withdraw`].
+    Withdraw,
 }
 
 impl EventKind {
     /// Every event kind; `allowed_events` lists kinds in this order.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         Self::SubmitTenant,
         Self::QueueForReview,
         Self::Approve,
@@ -264,6 +272,7 @@ impl EventKind {
         Self::Activate,
         Self::Suspend,
         Self::Resume,
+        Self::Withdraw,
     ];
 
     /// The snake_case name.
@@ -281,6 +290,7 @@ impl EventKind {
             Self::Activate => "activate",
             Self::Suspend => "suspend",
             Self::Resume => "resume",
+            Self::Withdraw => "withdraw",
         }
     }
 
@@ -359,6 +369,7 @@ fn target(from: IntegrationState, kind: EventKind) -> Option<IntegrationState> {
         (S::MappingsComplete, E::Activate) => S::Active,
         (S::Active, E::Suspend) => S::Suspended,
         (S::Suspended, E::Resume) => S::Active,
+        (S::TenantSubmitted | S::PendingApproval | S::Approved, E::Withdraw) => S::NotConnected,
         _ => return None,
     };
     Some(to)
@@ -411,6 +422,7 @@ mod tests {
             EventKind::Activate => Event::Activate,
             EventKind::Suspend => Event::Suspend { reason: reason() },
             EventKind::Resume => Event::Resume,
+            EventKind::Withdraw => Event::Withdraw,
         }
     }
 
@@ -457,6 +469,22 @@ mod tests {
         let mut p = live.to_vec();
         p.extend([E::CredentialsFailed, E::Reconnect]);
         assert_eq!(run(&p), Ok(S::Approved));
+        // A wrong Tenant ID, pending or approved, is withdrawn and goes back to review.
+        for stop in [1, 2, 3] {
+            let mut p = live[..stop].to_vec();
+            p.extend([E::Withdraw, E::SubmitTenant, E::QueueForReview]);
+            assert_eq!(
+                run(&p),
+                Ok(S::PendingApproval),
+                "withdrawn after {stop} steps"
+            );
+        }
+        let mut p = live[..4].to_vec();
+        p.push(E::Withdraw);
+        assert!(
+            run(&p).is_err(),
+            "connected credentials are disconnected, not withdrawn"
+        );
         let mut p = live.to_vec();
         p.extend([E::Suspend, E::Disconnect]);
         assert!(

@@ -105,10 +105,45 @@ impl Ctx<'_> {
     /// Maps plan `plan_code` to an active membership type, with the business unit and the sale
     /// task (an active pricebook service) a membership sale needs.
     pub async fn set_plan(&self, plan_code: &str, choice: PlanChoice) -> Result<(), ServiceError> {
-        rules::check_plan(self.catalog, plan_code).map_err(|e| refused("plan", e))?;
         let t = self.open()?;
+        let change = self.check_plan(&t, plan_code, choice, "").await?;
+        self.save(change).await
+    }
+
+    /// The plans step's one form: every plan row is checked first, refusals are reported
+    /// together (fields prefixed with the plan code, e.g. `basic.membership_type_id`), and
+    /// only when all pass are they saved, in one transaction. Rows left empty are skipped.
+    pub async fn set_plans(&self, choices: &[(String, PlanChoice)]) -> Result<(), ServiceError> {
+        let t = self.open()?;
+        let mut changes = Vec::new();
+        let mut errors = Vec::new();
+        for (code, choice) in choices {
+            match self
+                .check_plan(&t, code, *choice, &format!("{code}."))
+                .await
+            {
+                Ok(c) => changes.push(c),
+                Err(ServiceError::Validation(mut e)) => errors.append(&mut e),
+                Err(e) => return Err(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        Ok(mappings::save_all(self.state.store.db(), self.row, self.actor, &changes).await?)
+    }
+
+    async fn check_plan(
+        &self,
+        t: &Tenant,
+        plan_code: &str,
+        choice: PlanChoice,
+        prefix: &str,
+    ) -> Result<Change, ServiceError> {
+        let f = |name: &str| format!("{prefix}{name}");
+        rules::check_plan(self.catalog, plan_code).map_err(|e| refused(&f("plan"), e))?;
         let found = self
-            .by_ids(&t, ListKind::MembershipTypes, &[choice.membership_type_id])
+            .by_ids(t, ListKind::MembershipTypes, &[choice.membership_type_id])
             .await?;
         let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
         let mt = rules::find_active(
@@ -116,7 +151,7 @@ impl Ctx<'_> {
             &targets,
             choice.membership_type_id,
         )
-        .map_err(|e| refused("membership_type_id", e))?;
+        .map_err(|e| refused(&f("membership_type_id"), e))?;
         for (id, kind, target, field) in [
             (
                 choice.business_unit_id,
@@ -132,16 +167,47 @@ impl Ctx<'_> {
             ),
         ] {
             let Some(id) = id else { continue };
-            let found = self.by_ids(&t, kind, &[id]).await?;
+            let found = self.by_ids(t, kind, &[id]).await?;
             let targets: Vec<_> = found.iter().map(|r| r.target()).collect();
-            rules::find_active(target, &targets, id).map_err(|e| refused(field, e))?;
+            rules::find_active(target, &targets, id).map_err(|e| refused(&f(field), e))?;
         }
-        self.save(Change::Plan {
+        Ok(Change::Plan {
             plan_code: plan_code.to_owned(),
             membership_type_id: mt.id,
             membership_type_name: mt.name.clone(),
             business_unit_id: choice.business_unit_id,
             sale_task_id: choice.sale_task_id,
+        })
+    }
+
+    /// Marks (trade, condition), or every condition of the trade, offered or not offered.
+    /// Not offered pairs need no job type and bookings for them are refused.
+    pub async fn set_offered(
+        &self,
+        trade: &str,
+        condition: Option<&str>,
+        offered: bool,
+    ) -> Result<(), ServiceError> {
+        editable(self.row)?;
+        let t = self
+            .catalog
+            .trade(trade)
+            .ok_or_else(|| ServiceError::field("trade", format!("unknown trade '{trade}'")))?;
+        let conditions: Vec<&crate::domain::catalog::Condition> = match condition {
+            Some(c) => vec![t.condition(c).ok_or_else(|| {
+                ServiceError::field("condition", format!("unknown condition '{c}'"))
+            })?],
+            None => t.conditions.iter().collect(),
+        };
+        let labels = match condition {
+            Some(_) => format!("{} → {}", t.label, conditions[0].label),
+            None => format!("{} (all conditions)", t.label),
+        };
+        self.save(Change::Offered {
+            trade: t.code.clone(),
+            conditions: conditions.iter().map(|c| c.code.clone()).collect(),
+            offered,
+            labels,
         })
         .await
     }
@@ -209,8 +275,20 @@ impl Ctx<'_> {
                 job_type_id: jt.id,
                 job_type_name: jt.name.clone(),
             })
-            .collect();
-        self.save(Change::JobTypes(rows)).await
+            .collect::<Vec<_>>();
+        // Choosing a job type offers the pair (again).
+        let offered = Change::Offered {
+            trade: trade.to_owned(),
+            conditions: rows.iter().map(|r| r.condition.clone()).collect(),
+            offered: true,
+            labels: format!("{trade}: job type chosen"),
+        };
+        let pairs = mappings::not_offered_pairs(self.state.store.db(), self.row.id).await?;
+        let mut changes = vec![Change::JobTypes(rows)];
+        if pairs.iter().any(|(t, _)| t == trade) {
+            changes.insert(0, offered);
+        }
+        Ok(mappings::save_all(self.state.store.db(), self.row, self.actor, &changes).await?)
     }
 
     /// Finds the Comfort Credit location custom field by name (trimmed, case-insensitive).
@@ -429,6 +507,8 @@ pub struct ConditionView {
     pub business_unit: Option<Chosen>,
     /// Job type, when mapped.
     pub job_type: Option<Chosen>,
+    /// The contractor does not offer it: bookings are refused, no job type needed.
+    pub not_offered: bool,
 }
 
 /// A trade with its conditions.
@@ -565,6 +645,10 @@ fn build_view(catalog: &Catalog, row: &integration::Model, rows: &Rows) -> Mappi
                             id: m.job_type_id,
                             name: m.job_type_name.clone(),
                         }),
+                        not_offered: rows
+                            .not_offered
+                            .iter()
+                            .any(|n| n.trade == t.code && n.condition == c.code),
                     }
                 })
                 .collect(),
@@ -601,4 +685,37 @@ fn build_view(catalog: &Catalog, row: &integration::Model, rows: &Rows) -> Mappi
         },
         missing,
     }
+}
+
+/// A reminder note as it will appear in a job's notes, filled with an example member.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReminderPreview {
+    /// e.g. "Smart hub offline".
+    pub alert: String,
+    /// The note text (from `mappings/reminders.toml`), filled with example values.
+    pub text: String,
+}
+
+/// Previews of the automatic reminder notes, one per alert kind, as the sync worker fills
+/// them (same placeholders, example values).
+pub fn reminder_previews(catalog: &Catalog) -> Vec<ReminderPreview> {
+    use crate::domain::reminders::AlertKind;
+    AlertKind::ALL
+        .into_iter()
+        .filter_map(|alert| {
+            let vars = std::collections::BTreeMap::from([
+                ("member_name", "Pat Lee".to_owned()),
+                ("location_name", "Home".to_owned()),
+                ("address", "1 Elm St, Austin, TX 78701".to_owned()),
+                ("alert", alert.label().to_owned()),
+                ("since", "2026-12-01 09:00 UTC".to_owned()),
+                ("job_number", "10452".to_owned()),
+            ]);
+            let text = catalog.render_reminder(alert, &vars).ok()?;
+            Some(ReminderPreview {
+                alert: alert.label().to_owned(),
+                text,
+            })
+        })
+        .collect()
 }

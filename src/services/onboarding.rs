@@ -88,6 +88,27 @@ pub async fn submit_tenant(
     Ok(queued)
 }
 
+/// The partner withdraws a submitted or approved Tenant ID (to correct it): back to step 1,
+/// audited, stored credentials cleared and outstanding Continue Setup links revoked. The
+/// corrected Tenant ID then goes to review again like a first submission.
+pub async fn withdraw_tenant(
+    state: &AppState,
+    user: &Actor,
+    row: &integration::Model,
+) -> Result<integration::Model, ServiceError> {
+    let txn = state.store.db().begin().await.map_err(db_error)?;
+    let patch = Patch {
+        clear_credentials: true,
+        ..Patch::default()
+    };
+    let withdrawn = integrations::apply(&txn, row, &Event::Withdraw, user, patch)
+        .await
+        .map_err(apply_error)?;
+    setup_tokens::revoke_all(&txn, row.id).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(withdrawn)
+}
+
 fn continue_link(state: &AppState, token: &str) -> String {
     format!(
         "{}/setup/continue?token={token}",

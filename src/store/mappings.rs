@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use super::StoreResult;
-use super::entities::{eligible_service, integration, job_type_mapping, plan_mapping};
+use super::entities::{eligible_service, integration, job_type_mapping, not_offered, plan_mapping};
 use super::integrations::{self, Actor};
 use crate::domain::mapping::{CapacityMode, CurrentMappings, JobTypeChoice, MissingItem};
 
@@ -103,6 +103,19 @@ pub enum Change {
         /// How capacity is read (may be kept when off).
         mode: Option<CapacityMode>,
     },
+    /// (trade, condition) pairs the contractor does (`offered`) or does not offer. Not
+    /// offered pairs are refused at booking and need no job type; a saved job type is kept
+    /// (so offering the pair again restores it).
+    Offered {
+        /// Trade code.
+        trade: String,
+        /// Its condition codes concerned.
+        conditions: Vec<String>,
+        /// Offered again (`true`) or not offered.
+        offered: bool,
+        /// Trade and condition labels, for the audit log.
+        labels: String,
+    },
 }
 
 impl Change {
@@ -148,8 +161,17 @@ impl Change {
                 format!("Comfort Credit field → '{name}' ({id})")
             }
             Change::EligibleServices(rows) => {
-                let ids: Vec<String> = rows.iter().map(|r| r.service_id.to_string()).collect();
-                format!("eligible services → [{}]", ids.join(", "))
+                let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+                format!("eligible services → {}", names.join(", "))
+            }
+            Change::Offered {
+                offered, labels, ..
+            } => {
+                if *offered {
+                    format!("{labels} → offered")
+                } else {
+                    format!("{labels} → not offered (bookings refused)")
+                }
             }
             Change::TagType { id, name } => format!("tag type → '{name}' ({id})"),
             Change::Campaign { id, name } => format!("campaign → '{name}' ({id})"),
@@ -174,6 +196,8 @@ pub struct Rows {
     pub job_types: Vec<job_type_mapping::Model>,
     /// Eligible services, by service ID.
     pub services: Vec<eligible_service::Model>,
+    /// (trade, condition) pairs not offered.
+    pub not_offered: Vec<not_offered::Model>,
 }
 
 /// Reads the mapping rows of `integration_id`.
@@ -195,7 +219,27 @@ pub async fn rows<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResul
             .order_by_asc(eligible_service::Column::ServiceId)
             .all(db)
             .await?,
+        not_offered: not_offered::Entity::find()
+            .filter(not_offered::Column::IntegrationId.eq(integration_id))
+            .order_by_asc(not_offered::Column::Trade)
+            .order_by_asc(not_offered::Column::Condition)
+            .all(db)
+            .await?,
     })
+}
+
+/// The (trade, condition) pairs the contractor marked not offered.
+pub async fn not_offered_pairs<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+) -> StoreResult<std::collections::BTreeSet<(String, String)>> {
+    Ok(not_offered::Entity::find()
+        .filter(not_offered::Column::IntegrationId.eq(integration_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| (n.trade, n.condition))
+        .collect())
 }
 
 /// The capacity mode stored on `row`, if it is one we know.
@@ -226,6 +270,11 @@ pub fn current(row: &integration::Model, rows: &Rows) -> CurrentMappings {
             .collect(),
         credit_field_type_id: row.credit_field_type_id,
         eligible_service_ids: rows.services.iter().map(|s| s.service_id).collect(),
+        not_offered: rows
+            .not_offered
+            .iter()
+            .map(|n| (n.trade.clone(), n.condition.clone()))
+            .collect(),
         tag_type_id: row.tag_type_id,
         campaign_id: row.campaign_id,
         capacity_enabled: row.capacity_enabled,
@@ -258,16 +307,31 @@ pub async fn save(
     actor: &Actor,
     change: &Change,
 ) -> StoreResult<()> {
+    save_all(db, row, actor, std::slice::from_ref(change)).await
+}
+
+/// Applies every change (one form's worth) and its audit entries in one transaction: all or
+/// nothing.
+pub async fn save_all(
+    db: &DatabaseConnection,
+    row: &integration::Model,
+    actor: &Actor,
+    changes: &[Change],
+) -> StoreResult<()> {
     let txn = db.begin().await?;
-    write(&txn, row.id, change).await?;
-    integrations::audit(&txn, row, actor, EDIT_EVENT, Some(change.describe())).await?;
+    for change in changes {
+        write(&txn, row.id, change).await?;
+        integrations::audit(&txn, row, actor, EDIT_EVENT, Some(change.describe())).await?;
+    }
     txn.commit().await?;
-    tracing::info!(
-        integration_id = row.id,
-        actor = %actor.label,
-        change = %change.describe(),
-        "mapping edited"
-    );
+    for change in changes {
+        tracing::info!(
+            integration_id = row.id,
+            actor = %actor.label,
+            change = %change.describe(),
+            "mapping edited"
+        );
+    }
     Ok(())
 }
 
@@ -336,6 +400,32 @@ async fn write<C: ConnectionTrait>(db: &C, id: i64, change: &Change) -> StoreRes
                     ])
                     .to_owned(),
                 )
+                .exec(db)
+                .await?;
+            }
+        }
+        Change::Offered {
+            trade,
+            conditions,
+            offered,
+            ..
+        } => {
+            not_offered::Entity::delete_many()
+                .filter(not_offered::Column::IntegrationId.eq(id))
+                .filter(not_offered::Column::Trade.eq(trade.as_str()))
+                .filter(not_offered::Column::Condition.is_in(conditions.iter().map(String::as_str)))
+                .exec(db)
+                .await?;
+            if !*offered && !conditions.is_empty() {
+                not_offered::Entity::insert_many(conditions.iter().map(|c| {
+                    not_offered::ActiveModel {
+                        integration_id: Set(id),
+                        trade: Set(trade.clone()),
+                        condition: Set(c.clone()),
+                        created_at: Set(now),
+                        ..Default::default()
+                    }
+                }))
                 .exec(db)
                 .await?;
             }

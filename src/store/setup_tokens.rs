@@ -75,6 +75,37 @@ pub async fn redeem<C: ConnectionTrait>(
     })
 }
 
+/// Whether `token` could be used now, without using it (the Continue Setup page shows a
+/// Continue button for a usable link; a mail scanner's GET must not burn it).
+pub async fn check<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> StoreResult<Result<i64, TokenProblem>> {
+    let now = Utc::now();
+    Ok(match find(db, token).await? {
+        None => Err(TokenProblem::Unknown),
+        Some(row) if row.used_at.is_some() => Err(TokenProblem::Used {
+            integration_id: row.integration_id,
+        }),
+        Some(row) if row.expires_at <= now => Err(TokenProblem::Expired {
+            integration_id: row.integration_id,
+        }),
+        Some(row) => Ok(row.integration_id),
+    })
+}
+
+/// Marks every unused token of `integration_id` used (its Tenant ID was withdrawn: a link
+/// sent for the old approval must not lead on).
+pub async fn revoke_all<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResult<u64> {
+    let r = setup_token::Entity::update_many()
+        .col_expr(setup_token::Column::UsedAt, Expr::value(Some(Utc::now())))
+        .filter(setup_token::Column::IntegrationId.eq(integration_id))
+        .filter(setup_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
 /// Looks a token up without using it.
 pub async fn find<C: ConnectionTrait>(
     db: &C,

@@ -218,11 +218,11 @@ async fn apply_jobs<C: ConnectionTrait>(
     let mut rows = Vec::new();
     for (job_id, loc, status) in effects {
         if queue_reminders_if_open(db, s, loc).await? {
-            rows.push(at_location(db, "reminders_queued", job_id, loc).await?.field(
-                "job status",
-                None::<String>,
-                Some(status),
-            ));
+            rows.push(
+                at_location(db, "reminders_queued", job_id, loc)
+                    .await?
+                    .field("job status", None::<String>, Some(status)),
+            );
         }
     }
     Ok(rows)

@@ -66,6 +66,8 @@ pub fn csrf_token(session: &Session) -> String {
 /// Starts a fresh session for `user` (a new cookie, so a planted session cannot be reused).
 pub fn sign_in(session: &Session, user: &SessionUser) -> Result<String, ApiError> {
     let next_setup = session.get::<i64>(CONTINUE_KEY).ok().flatten();
+    // A form kept when the previous session expired goes back to it after signing in.
+    let kept = super::pages::kept::Kept::peek(session);
     session.clear();
     session.renew();
     session
@@ -77,6 +79,9 @@ pub fn sign_in(session: &Session, user: &SessionUser) -> Result<String, ApiError
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(id) = next_setup {
         let _ = session.insert(CONTINUE_KEY, id);
+    }
+    if let Some(k) = kept {
+        super::pages::kept::Kept::restore(session, k);
     }
     Ok(token)
 }

@@ -4,6 +4,7 @@
 use actix_session::{Session, SessionExt};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
@@ -85,7 +86,86 @@ struct WithToken<T> {
     inner: T,
 }
 
+/// A form whose token did not match, sent from a page of this site: the input is kept and the
+/// user is sent back to the form (through sign-in when the session expired) instead of losing it.
+#[derive(Debug, thiserror::Error)]
+#[error("form token out of date")]
+pub struct StaleForm {
+    /// Where to go: the sign-in page (with `next`) or the form's page.
+    location: String,
+}
+
+impl ResponseError for StaleForm {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SEE_OTHER
+    }
+    fn error_response(&self) -> HttpResponse {
+        super::pages::see_other(&self.location)
+    }
+}
+
+/// The page (path and query) a form was sent from, when the `Referer` names this site.
+fn same_site_referer(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    let host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str()?),
+        None => url.host_str()?.to_owned(),
+    };
+    if host != req.connection_info().host() {
+        return None;
+    }
+    let mut back = url.path().to_owned();
+    if let Some(q) = url.query() {
+        back.push('?');
+        back.push_str(q);
+    }
+    Some(back)
+}
+
+/// Keeps a refused form's input (secrets dropped) and says where to go instead of a dead end.
+fn keep_stale_form(req: &HttpRequest, session: &Session, body: &[u8]) -> Option<StaleForm> {
+    let back = same_site_referer(req)?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let signed_in = current_user(session).is_some();
+    if back.starts_with("/signin") {
+        super::pages::flash(
+            session,
+            false,
+            "The sign-in page was open too long. Sign in again.",
+        );
+        return Some(StaleForm { location: back });
+    }
+    super::pages::kept::Kept::keep(
+        session,
+        &back,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &[],
+    );
+    let location = if signed_in {
+        super::pages::flash(
+            session,
+            false,
+            "This page was out of date, so nothing was saved. What you typed is back in the form: check it and send it again.",
+        );
+        back
+    } else {
+        super::pages::flash(
+            session,
+            false,
+            "Your session expired, so nothing was saved. Sign in again and we bring you back to the form with what you typed.",
+        );
+        format!(
+            "/signin?next={}",
+            url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+        )
+    };
+    Some(StaleForm { location })
+}
+
 /// A form body whose `csrf_token` field matched the session. Use it for every page form.
+/// A mismatch from a page of this site (an expired session, an old tab) keeps the input and
+/// leads back to the form; any other mismatch is a 403.
 pub struct CsrfForm<T>(pub T);
 
 /// Largest form body accepted.
@@ -99,7 +179,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let is_form = req.content_type() == "application/x-www-form-urlencoded";
         let bytes = web::Bytes::from_request(req, payload);
         let session = req.get_session();
-        let path = req.path().to_owned();
+        let req = req.clone();
         Box::pin(async move {
             let refuse = |e: ApiError| -> actix_web::Error { FormRejected(e).into() };
             if !is_form {
@@ -117,7 +197,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             // The token first: a forged form learns nothing about the fields.
             let token: TokenOnly = parse_form(&bytes).unwrap_or_default();
             if !matches(&session, token.csrf_token.as_deref()) {
-                tracing::warn!(path, "CSRF form token missing or wrong");
+                tracing::warn!(path = req.path(), "CSRF form token missing or wrong");
+                // From a page of this site (an expired session, an old tab): keep the input.
+                if let Some(stale) = keep_stale_form(&req, &session, &bytes) {
+                    return Err(stale.into());
+                }
                 return Err(CsrfRejected.into());
             }
             let form: WithToken<T> = parse_form(&bytes).map_err(refuse)?;

@@ -536,3 +536,69 @@ async fn bad_input_is_a_422_naming_the_field() {
     // Nothing was written to ServiceTitan by any of these.
     assert!(t.w.snapshot(0).jobs.is_empty());
 }
+
+#[tokio::test]
+async fn bookings_for_a_condition_the_contractor_does_not_offer_are_refused_with_the_reason() {
+    let b = setup(true, 1001, 2001).await;
+    let db = b.w.app.state.store.db();
+    let iid = b.w.partners[0].integration_id;
+    let row = integration::Entity::find_by_id(iid)
+        .one(db)
+        .await
+        .expect("db")
+        .expect("integration");
+    let actor = titanbridge::store::integrations::Actor::system();
+    titanbridge::store::mappings::save(
+        db,
+        &row,
+        &actor,
+        &titanbridge::store::mappings::Change::Offered {
+            trade: "air_quality".into(),
+            conditions: vec!["odor".into(), "humidity".into()],
+            offered: false,
+            labels: "Air quality (two conditions)".into(),
+        },
+    )
+    .await
+    .expect("save");
+    let from = (Utc::now() + Days::days(1)).format("%Y-%m-%d");
+    let to = (Utc::now() + Days::days(5)).format("%Y-%m-%d");
+    let (status, body) = b
+        .availability(&format!(
+            "trade=air_quality&condition=odor&from={from}&to={to}"
+        ))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let msg = body["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("does not offer Air quality → Odor or stale air"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["fields"][0]["field"], "condition");
+    let jobs_before = b.w.snapshot(0).jobs.len();
+    let (status, body, _) = b
+        .book(
+            Some("not-offered-1"),
+            &json!({"trade": "air_quality", "condition": "humidity", "summary": "Too humid",
+                    "slot": {"start": (Utc::now() + Days::days(2)).to_rfc3339(),
+                             "end": (Utc::now() + Days::days(2) + Days::hours(2)).to_rfc3339()}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not offer Air quality → Humidity too high or too low"),
+        "{body}"
+    );
+    assert_eq!(
+        b.w.snapshot(0).jobs.len(),
+        jobs_before,
+        "nothing was created in ServiceTitan"
+    );
+    // An offered, mapped condition still books.
+    assert!(!b.slots().await.is_empty());
+}

@@ -1,7 +1,14 @@
-//! The whole onboarding happy path in headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, installed here if missing), driven with fantoccini: partner submits the
-//! tenant → ops approve → the link from the captured email → credentials → (mappings → submit → active).
-//! Screenshots of each page go to `<target>/screenshots/NN-name.png`.
+//! The whole onboarding in headless Chromium (Debian's `chromium` and `chromium-driver`,
+//! installed here if missing), driven with fantoccini, as a contractor's office admin and ops
+//! meet it: tenant (a typo refused at its field, a withdrawal) → ops approve → the Continue
+//! button behind the emailed link → credentials (a refusal keeps the Client ID) → mappings
+//! (one plans form, the trades grid, a trade not offered, reminders) → review → live, and a
+//! Disconnect that asks first.
+//!
+//! Every page visited is checked at 1366×900 and at 390×844 (a screenshot of each, in
+//! `<target>/screenshots/NN-name-{wide,phone}.png`), at 360 px for horizontal scrolling, and
+//! with axe-core (`node_modules/axe-core`, installed by `scripts/test` from package-lock.json)
+//! for serious or critical accessibility violations; any of them fails the test.
 use crate::helpers::{onb as common_onb, smtp as common_smtp};
 
 use std::path::PathBuf;
@@ -88,7 +95,7 @@ async fn browser(driver: &Driver) -> Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1100", format!("--user-data-dir={profile}"),
+                "--no-first-run", "--window-size=1366,900", "--hide-scrollbars", format!("--user-data-dir={profile}"),
             ]
         }
     });
@@ -103,25 +110,127 @@ async fn browser(driver: &Driver) -> Client {
         .expect("webdriver session")
 }
 
+/// Screenshots at both sizes, the 360 px scroll check and axe-core, for every page visited.
 struct Shots {
     dir: PathBuf,
     n: usize,
+    axe: String,
+    /// Serious or critical axe violations, and pages that scroll sideways, seen so far.
+    problems: Vec<String>,
 }
+
+const WIDE: (u32, u32) = (1366, 900);
+const PHONE: (u32, u32) = (390, 844);
+const NARROWEST: u32 = 360;
+
+/// Runs axe-core on the page; answers the serious and critical violations, one line each.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ["violations"] }).then(function (r) {
+  done(r.violations
+    .filter(function (v) { return v.impact === "serious" || v.impact === "critical"; })
+    .map(function (v) {
+      return v.impact + " " + v.id + ": " + v.help + " at " +
+        v.nodes.slice(0, 3).map(function (n) { return n.target.join(" "); }).join(", ");
+    }));
+}, function (e) { done(["axe failed: " + e]); });
+"#;
+
+/// How far the page is wider than the viewport (0 when it does not scroll sideways), the
+/// viewport width, and whether "Sign out" (when present) is inside the viewport.
+const FITS: &str = r#"
+const doc = document.documentElement;
+const out = document.getElementById("signout");
+const r = out ? out.getBoundingClientRect() : null;
+return [Math.max(doc.scrollWidth, document.body.scrollWidth) - window.innerWidth, window.innerWidth,
+        r === null || (r.right <= window.innerWidth && r.left >= 0)];
+"#;
 
 impl Shots {
     fn new() -> Shots {
         let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         let dir = PathBuf::from(target).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        Shots { dir, n: 0 }
+        let axe_path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&axe_path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run `npm ci` (scripts/test does) to install axe-core",
+                axe_path.display()
+            )
+        });
+        Shots {
+            dir,
+            n: 0,
+            axe,
+            problems: Vec::new(),
+        }
     }
 
-    async fn take(&mut self, c: &Client, name: &str) {
-        self.n += 1;
+    async fn resize(c: &Client, (w, h): (u32, u32)) {
+        c.set_window_size(w, h).await.expect("resize");
+    }
+
+    async fn shot(&self, c: &Client, name: &str) {
         let png = c.screenshot().await.expect("screenshot");
         let path = self.dir.join(format!("{:02}-{name}.png", self.n));
         std::fs::write(&path, png).unwrap();
         eprintln!("screenshot: {}", path.display());
+    }
+
+    /// Checks the page at every size and with axe, then leaves it at the wide size.
+    async fn take(&mut self, c: &Client, name: &str) {
+        self.n += 1;
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        Self::resize(c, WIDE).await;
+        self.shot(c, &format!("{name}-wide")).await;
+        c.execute(&self.axe, vec![]).await.expect("inject axe-core");
+        let found = c
+            .execute_async(AXE_RUN, vec![])
+            .await
+            .expect("run axe-core");
+        for v in found.as_array().cloned().unwrap_or_default() {
+            self.problems.push(format!(
+                "{name} ({url}): {}",
+                v.as_str().unwrap_or_default()
+            ));
+        }
+        Self::resize(c, PHONE).await;
+        self.shot(c, &format!("{name}-phone")).await;
+        for width in [PHONE.0, NARROWEST] {
+            Self::resize(c, (width, PHONE.1)).await;
+            let fits = c.execute(FITS, vec![]).await.expect("measure");
+            let over = fits[0].as_f64().unwrap_or(0.0);
+            let inner = fits[1].as_f64().unwrap_or(0.0);
+            assert!(
+                inner <= f64::from(width),
+                "the browser did not narrow to {width} px (viewport {inner})"
+            );
+            if over > 0.0 {
+                self.problems.push(format!(
+                    "{name} ({url}): scrolls sideways by {over} px at {inner} px"
+                ));
+            }
+            if fits[2] != serde_json::Value::Bool(true) {
+                self.problems.push(format!(
+                    "{name} ({url}): Sign out is off-screen at {inner} px"
+                ));
+            }
+        }
+        Self::resize(c, WIDE).await;
+    }
+
+    fn assert_clean(&self) {
+        assert!(
+            self.problems.is_empty(),
+            "{} problem(s):\n{}",
+            self.problems.len(),
+            self.problems.join("\n")
+        );
     }
 }
 
@@ -188,31 +297,78 @@ async fn start() -> (World, SmtpSink, String) {
     (w, sink, base)
 }
 
+/// Accepts (or dismisses) the confirmation a form asks for; answers its text.
+async fn confirm(c: &Client, accept: bool) -> String {
+    for _ in 0..50 {
+        if let Ok(text) = c.get_alert_text().await {
+            if accept {
+                c.accept_alert().await.expect("accept");
+            } else {
+                c.dismiss_alert().await.expect("dismiss");
+            }
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no confirmation was asked")
+}
+
+async fn value_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css)
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn onboarding_happy_path_in_chromium() {
+async fn onboarding_in_chromium_wide_and_phone_sized_and_accessible() {
     ensure_chromium();
     let (w, sink, base) = start().await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
     let mut shots = Shots::new();
 
-    // Partner submits the tenant.
-    sign_in(&c, &base, ADMIN_A).await;
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    shots.take(&c, "signin").await;
+    // Partner submits the tenant: a typo is refused at its field and kept as typed.
+    sign_in_here(&c, ADMIN_A).await;
     c.wait()
         .for_element(Locator::Css("#tenant-form"))
         .await
         .unwrap();
     shots.take(&c, "partner-step1-tenant").await;
     fill(&c, "#tenant_id", "12x").await;
-    click(&c, "#submit-tenant").await;
-    let flash = text_of(&c, "#flash").await;
-    assert!(flash.contains("only digits"), "{flash}");
+    submit(&c, "#submit-tenant").await;
+    let err = text_of(&c, "#tenant_id-error").await;
+    assert!(err.contains("only digits"), "{err}");
+    assert_eq!(value_of(&c, "#tenant_id").await, "12x");
     shots.take(&c, "partner-tenant-invalid").await;
-    fill(&c, "#tenant_id", "1234567").await;
-    click(&c, "#submit-tenant").await;
+    let input = c.find(Locator::Css("#tenant_id")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("7654321").await.unwrap();
+    submit(&c, "#submit-tenant").await;
     let next = text_of(&c, "#next-steps").await;
     assert!(next.contains("sent to our team for review"), "{next}");
     shots.take(&c, "partner-pending-approval").await;
+    // Wrong Tenant ID: withdraw (asked first) and resubmit the right one.
+    click(&c, "#withdraw summary").await;
+    click(&c, "#withdraw-tenant").await;
+    let asked = confirm(&c, true).await;
+    assert!(asked.contains("Withdraw Tenant ID 7654321"), "{asked}");
+    c.wait()
+        .for_element(Locator::Css("#tenant-form"))
+        .await
+        .unwrap();
+    assert_eq!(value_of(&c, "#tenant_id").await, "7654321");
+    let input = c.find(Locator::Css("#tenant_id")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("1234567").await.unwrap();
+    submit(&c, "#submit-tenant").await;
+    assert!(text_of(&c, "#next-steps").await.contains("1234567"));
     sign_out(&c).await;
 
     // Ops approve from the queue.
@@ -231,12 +387,19 @@ async fn onboarding_happy_path_in_chromium() {
     shots.take(&c, "ops-approved").await;
     sign_out(&c).await;
 
-    // The link from the captured email leads through sign-in to the credentials step.
+    // The emailed link shows a Continue button (opening it uses nothing), then sign-in, then
+    // the credentials step.
     let got = sink.wait_for(1).await;
     assert_eq!(got[0].to, vec![ADMIN_A.to_owned()]);
     let link = got[0].continue_link().expect("link in email");
     assert!(link.starts_with(&base), "{link}");
     c.goto(&link).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#continue"))
+        .await
+        .unwrap();
+    shots.take(&c, "continue-setup").await;
+    submit(&c, "#continue").await;
     c.wait()
         .for_element(Locator::Css("#signin-form"))
         .await
@@ -250,13 +413,13 @@ async fn onboarding_happy_path_in_chromium() {
     shots.take(&c, "partner-credentials").await;
     fill(&c, "#client_id", "sandbox-client").await;
     fill(&c, "#client_secret", "wrong-secret").await;
-    click(&c, "#connect").await;
-    let flash = text_of(&c, "#flash").await;
-    assert!(flash.contains("not accepted by ServiceTitan"), "{flash}");
+    submit(&c, "#connect").await;
+    let err = text_of(&c, "#credentials-error").await;
+    assert!(err.contains("not accepted by ServiceTitan"), "{err}");
+    assert_eq!(value_of(&c, "#client_id").await, "sandbox-client");
     shots.take(&c, "partner-credentials-rejected").await;
-    fill(&c, "#client_id", "sandbox-client").await;
     fill(&c, "#client_secret", "sandbox-secret").await;
-    click(&c, "#connect").await;
+    submit(&c, "#connect").await;
     c.wait()
         .for_element(Locator::Css("#to-mappings"))
         .await
@@ -264,9 +427,10 @@ async fn onboarding_happy_path_in_chromium() {
     let state = text_of(&c, "#state").await;
     assert_eq!(state, "Credentials connected");
     assert!(!c.source().await.unwrap().contains("sandbox-secret"));
+    assert!(c.find(Locator::Css("#submit-integration")).await.is_err());
     shots.take(&c, "partner-credentials-connected").await;
 
-    // Mappings: every step page, from `#to-mappings`, then Submit.
+    // Mappings: every step page, then the review, then live.
     walk_mappings(&c, &mut shots).await;
 
     let live = text_of(&c, "#live").await;
@@ -274,12 +438,18 @@ async fn onboarding_happy_path_in_chromium() {
     let state = text_of(&c, "#state").await;
     assert_eq!(state, "Active");
     shots.take(&c, "partner-active").await;
+    // Disconnect asks first; dismissing keeps the integration live.
+    click(&c, "#disconnect").await;
+    let asked = confirm(&c, false).await;
+    assert!(asked.contains("Disconnect ServiceTitan?"), "{asked}");
+    assert_eq!(text_of(&c, "#state").await, "Active");
     sign_out(&c).await;
 
     // Ops see the live integration's sync card; a dead task gets its Retry button.
     ops_sync_card(&w, &c, &base, &mut shots).await;
 
     let _ = c.close().await;
+    shots.assert_clean();
 }
 
 async fn ops_sync_card(w: &World, c: &Client, base: &str, shots: &mut Shots) {
@@ -363,7 +533,7 @@ async fn saved(c: &Client, want: &str) {
 }
 
 /// The mapping steps in the browser, each verified against the sandbox tenant, ending with
-/// Submit on the mappings overview.
+/// the review and going live.
 async fn walk_mappings(c: &Client, shots: &mut Shots) {
     click(c, "#to-mappings").await;
     c.wait()
@@ -372,35 +542,56 @@ async fn walk_mappings(c: &Client, shots: &mut Shots) {
         .unwrap();
     shots.take(c, "mappings-overview-missing").await;
 
+    // Plans: one form, one Save for all three.
     step(c, "plans").await;
     for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
         select(c, &format!("#mt-{plan}"), mt).await;
-        submit(c, &format!("#save-{plan}")).await;
-        saved(c, "Plan mapping saved.").await;
     }
     shots.take(c, "mappings-plans").await;
-
-    step(c, "job-types").await;
-    for trade in ["cooling", "heating", "air_quality"] {
-        click(c, &format!("#edit-{trade}")).await;
-        select(c, "#business_unit_id", "1001").await;
-        submit(c, "#show-job-types").await;
-        click(c, "#jt-2001").await;
-        select(c, "#condition", "*").await;
-        if trade == "cooling" {
-            shots.take(c, "mappings-job-types-picker").await;
-        }
-        submit(c, "#save-job-type").await;
-        saved(c, "Job type mapping saved.").await;
+    submit(c, "#save-plans").await;
+    saved(c, "Plans saved.").await;
+    for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
+        assert_eq!(value_of(c, &format!("#mt-{plan}")).await, mt, "{plan}");
     }
-    shots.take(c, "mappings-job-types").await;
+
+    // Trades: the first row still to map is open; choosing the unit lists its job types.
+    step(c, "job-types").await;
+    c.wait().for_element(Locator::Css("#editor")).await.unwrap();
+    shots.take(c, "mappings-trades").await;
+    for trade in ["cooling", "heating"] {
+        let old = c.find(Locator::Css("body")).await.expect("body");
+        select(c, "#business_unit_id", "1001").await;
+        // Choosing the unit reloads the editor with its job types (no button needed).
+        for _ in 0..100 {
+            if old.tag_name().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        click(c, "#jt-2001").await;
+        if trade == "cooling" {
+            shots.take(c, "mappings-trades-editor").await;
+        }
+        submit(c, "#save-all-conditions").await;
+        saved(c, "Saved for every condition of this trade.").await;
+    }
+    // Air quality is not offered: no job type needed, bookings refused.
+    submit(c, "#not-offered-air_quality").await;
+    saved(c, "Marked not offered").await;
+    shots.take(c, "mappings-trades-done").await;
 
     step(c, "credit-field").await;
     let name = c.wait().for_element(Locator::Css("#name")).await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("Comfort Credit").await.unwrap();
     submit(c, "#verify-name").await;
-    saved(c, "did you mean 'Comfort Credits'?").await;
+    let err = text_of(c, "#name-error").await;
+    assert!(err.contains("did you mean 'Comfort Credits'?"), "{err}");
+    assert_eq!(
+        value_of(c, "#name").await,
+        "Comfort Credit",
+        "what was typed stays"
+    );
     shots.take(c, "mappings-credit-field-suggestion").await;
     let name = c.wait().for_element(Locator::Css("#name")).await.unwrap();
     name.clear().await.unwrap();
@@ -418,10 +609,14 @@ async fn walk_mappings(c: &Client, shots: &mut Shots) {
     saved(c, "Eligible services saved.").await;
 
     step(c, "tag-type").await;
+    shots.take(c, "mappings-tag").await;
     submit(c, "#verify-name").await;
     saved(c, "Tag type found and saved.").await;
 
     step(c, "campaign").await;
+    let why = text_of(c, "#campaign-why").await;
+    assert!(why.contains("requires a campaign"), "{why}");
+    shots.take(c, "mappings-campaign").await;
     select(c, "#campaign_id", "8001").await;
     submit(c, "#save-campaign").await;
     saved(c, "Campaign saved.").await;
@@ -433,13 +628,27 @@ async fn walk_mappings(c: &Client, shots: &mut Shots) {
     saved(c, "real-time capacity scheduling is on").await;
     shots.take(c, "mappings-capacity").await;
 
-    click(c, "nav.map-steps a.submit-step").await;
-    c.wait()
-        .for_element(Locator::Css("#nothing-missing"))
-        .await
-        .unwrap();
-    shots.take(c, "mappings-complete").await;
-    submit(c, "#mappings-submit").await;
+    step(c, "reminders").await;
+    let notes = text_of(c, "#reminder-previews").await;
+    assert!(
+        notes.contains("Smart hub offline") && notes.contains("air filter"),
+        "{notes}"
+    );
+    shots.take(c, "mappings-reminders").await;
+
+    submit(c, "#to-review").await;
+    let review = text_of(c, "#review").await;
+    for want in [
+        "Comfort Club Gold",
+        "Not offered",
+        "Comfort Credits",
+        "On (by business unit)",
+        "Smart hub offline",
+    ] {
+        assert!(review.contains(want), "review lacks '{want}': {review}");
+    }
+    shots.take(c, "review").await;
+    submit(c, "#submit-integration").await;
 }
 
 /// Issue 16: the sync activity log and the per-homeowner page, as ops and as the partner

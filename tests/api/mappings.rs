@@ -808,35 +808,42 @@ async fn wizard_pages_walk_every_step() {
     let page = c.get(&format!("{base}/plans")).await;
     assert!(page.text.contains("Comfort Club Gold"));
     assert!(!page.text.contains("Legacy Maintenance Plan"));
-    for (plan, mt) in [("basic", "6001"), ("plus", "6002"), ("premium", "6003")] {
-        let r = c
-            .form(
-                &format!("{base}/plans"),
-                &[
-                    ("csrf_token", &csrf),
-                    ("plan", plan),
-                    ("membership_type_id", mt),
-                ],
-            )
-            .await;
-        assert_eq!(flash_after(&mut c, r).await, "Plan mapping saved.");
-    }
+    // One form, one Save for every plan; an inactive choice is refused at its field and
+    // nothing of the form is saved.
     let r = c
         .form(
             &format!("{base}/plans"),
             &[
                 ("csrf_token", &csrf),
-                ("plan", "basic"),
-                ("membership_type_id", "6005"),
+                ("basic.membership_type_id", "6001"),
+                ("plus.membership_type_id", "6002"),
+                ("premium.membership_type_id", "6005"),
             ],
         )
         .await;
     assert!(flash_after(&mut c, r).await.contains("is inactive"));
+    let v = c
+        .get(&format!("/api/v1/integrations/{id}/mappings"))
+        .await
+        .json();
+    assert!(v["plans"][0]["membership_type"].is_null(), "all or nothing");
+    let r = c
+        .form(
+            &format!("{base}/plans"),
+            &[
+                ("csrf_token", &csrf),
+                ("basic.membership_type_id", "6001"),
+                ("plus.membership_type_id", "6002"),
+                ("premium.membership_type_id", "6003"),
+            ],
+        )
+        .await;
+    assert_eq!(flash_after(&mut c, r).await, "Plans saved.");
 
     // Job types: choose a unit, page through its job types, apply to all conditions.
     let page = c
         .get(&format!(
-            "{base}/job-types?trade=cooling&business_unit_id=1001"
+            "{base}/job-types?trade=cooling&condition=not_cooling&business_unit_id=1001"
         ))
         .await;
     assert!(page.text.contains("AC Tune-Up"), "{}", page.text);
@@ -850,7 +857,7 @@ async fn wizard_pages_walk_every_step() {
     );
     let page = c
         .get(&format!(
-            "{base}/job-types?trade=cooling&business_unit_id=1001&q=furnace"
+            "{base}/job-types?trade=cooling&condition=not_cooling&business_unit_id=1001&q=furnace"
         ))
         .await;
     assert!(page.text.contains("Furnace Tune-Up"));
@@ -868,7 +875,10 @@ async fn wizard_pages_walk_every_step() {
                 ],
             )
             .await;
-        assert_eq!(flash_after(&mut c, r).await, "Job type mapping saved.");
+        assert_eq!(
+            flash_after(&mut c, r).await,
+            "Saved for every condition of this trade."
+        );
     }
     let r = c
         .form(
@@ -1010,7 +1020,7 @@ async fn wizard_pages_walk_every_step() {
     let r = c
         .form(
             "/settings/integrations/servicetitan/submit",
-            &[("csrf_token", &csrf)],
+            &[("csrf_token", &csrf), ("reviewed", "yes")],
         )
         .await;
     assert_eq!(r.status, 303);

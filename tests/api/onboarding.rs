@@ -89,6 +89,26 @@ async fn every_transition_through_the_api() {
         .await;
     assert_eq!(r.json()["state"], "pending_approval");
     assert_eq!(r.json()["state_reason"], Value::Null);
+    // Withdrawn from the settings page (to correct it) and submitted again.
+    let token = partner.csrf.clone().unwrap();
+    let r = partner
+        .form(
+            "/settings/integrations/servicetitan/withdraw",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        partner.get("/api/v1/integration").await.json()["state"],
+        "not_connected"
+    );
+    let r = partner
+        .post(
+            &format!("/api/v1/integrations/{id}/tenant"),
+            json!({"tenant_id": "1234567"}),
+        )
+        .await;
+    assert_eq!(r.json()["state"], "pending_approval");
     let r = ops
         .post(&format!("/api/v1/ops/integrations/{id}/approve"), json!({}))
         .await;
@@ -258,7 +278,10 @@ async fn illegal_moves_are_409_naming_the_allowed_moves() {
         )
         .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.json()["error"]["allowed"], json!(["approve", "reject"]));
+    assert_eq!(
+        r.json()["error"]["allowed"],
+        json!(["approve", "reject", "withdraw"])
+    );
     let r = partner
         .post(
             &format!("/api/v1/integrations/{id}/credentials"),
@@ -283,7 +306,10 @@ async fn illegal_moves_are_409_naming_the_allowed_moves() {
         .post(&format!("/api/v1/integrations/{id}/disconnect"), json!({}))
         .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.json()["error"]["allowed"], json!(["connect_credentials"]));
+    assert_eq!(
+        r.json()["error"]["allowed"],
+        json!(["connect_credentials", "withdraw"])
+    );
 }
 
 #[tokio::test]
@@ -538,10 +564,20 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
         .unwrap();
     assert_ne!(row.token_hash, token);
 
-    // Signed out: the link leads to sign-in, then to the credentials step.
+    // Signed out: opening the link (as a mail scanner also does) only shows a Continue
+    // button; pressing it uses the token and leads to sign-in, then to the credentials step.
     let mut visitor = Client::new(base);
     let r = visitor.get(&format!("/setup/continue?token={token}")).await;
-    assert_eq!(r.status, 303);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("id=\"continue\""), "{}", r.text);
+    let csrf = Client::page_csrf(&r.text).unwrap();
+    let r = visitor
+        .form(
+            "/setup/continue",
+            &[("token", &token), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
     assert!(r.location().starts_with("/signin"), "{}", r.location());
     let page = visitor.get(&r.location()).await;
     let csrf = Client::page_csrf(&page.text).unwrap();
@@ -566,10 +602,12 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
         .await;
     assert!(r.text.contains("Client Secret"), "{}", r.text);
 
-    // Second use: friendly page with a "send a new link" button.
+    // Second use: friendly page with a "send a new link" button, and a signed-in admin of
+    // the partner is offered to continue setup without a link.
     let r = visitor.get(&format!("/setup/continue?token={token}")).await;
     assert_eq!(r.status, 410);
     assert!(r.text.contains("already used") && r.text.contains("Send a new link"));
+    assert!(r.text.contains("id=\"continue-setup\""), "{}", r.text);
     // Forged.
     let r = visitor
         .get("/setup/continue?token=forged-token-value")
@@ -606,8 +644,14 @@ async fn setup_links_work_once_expire_and_reject_forgeries() {
     let r = other
         .form("/setup/resend", &[("token", &fresh), ("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.text.contains("new link is on its way"));
+    // POST/redirect/GET: reloading the confirmation sends no further email.
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location(), "/setup/link-sent");
+    for _ in 0..2 {
+        let page = other.get("/setup/link-sent").await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("new link is on its way"));
+    }
     let after = titanbridge::store::outbox::recent(w.app.state.store.db(), 100)
         .await
         .unwrap()

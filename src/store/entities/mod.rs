@@ -10,6 +10,7 @@ pub mod integration;
 pub mod integration_event;
 pub mod job_type_mapping;
 pub mod member;
+pub mod not_offered;
 pub mod outbound_email;
 pub mod partner;
 pub mod plan_mapping;

@@ -77,7 +77,11 @@ pub(super) async fn run(job: &Run<'_>, member_id: i64) -> Result<(), HandlerErro
         job.wrote(
             NewActivity::wrote("membership", Some(old))
                 .member(member_id)
-                .field("status", Some("Active".to_string()), Some("Canceled".to_string())),
+                .field(
+                    "status",
+                    Some("Active".to_string()),
+                    Some("Canceled".to_string()),
+                ),
         );
         tracing::info!(
             member_id,

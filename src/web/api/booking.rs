@@ -182,6 +182,19 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// Refuses (trade, condition) when the contractor marked it not offered (422 on `condition`).
+async fn check_offered(
+    state: &AppState,
+    partner: &crate::store::platform::Partner,
+    integ: &Integration,
+    trade: &str,
+    condition: &str,
+) -> Result<(), ApiError> {
+    let pairs = crate::store::mappings::not_offered_pairs(state.store.db(), integ.id).await?;
+    crate::domain::mapping::check_offered(&state.catalog, &pairs, &partner.name, trade, condition)
+        .map_err(|e| ApiError::field("condition", e.to_string()))
+}
+
 fn mapping_error(trade: &str, condition: &str) -> ApiError {
     ApiError::field(
         "condition",
@@ -248,6 +261,7 @@ async fn availability(
     };
     let loc = location(&state, partner.id, &path).await?;
     let integ = active_integration(&state, partner.id).await?;
+    check_offered(&state, &partner, &integ, &trade, &condition).await?;
     let base = json!({"location_id": loc.external_id, "trade": trade, "condition": condition,
                       "from": from, "to": to});
     if !integ.capacity_enabled {
@@ -448,6 +462,7 @@ async fn book(
         return replay(&state, existing, &loc).await;
     }
     let integ = active_integration(&state, partner.id).await?;
+    check_offered(&state, &partner, &integ, &new.trade, &new.condition).await?;
     if integ.capacity_enabled {
         if slot.is_none() && !slot_errors {
             return Err(ApiError::field(

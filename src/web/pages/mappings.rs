@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::kept::Kept;
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::services::ServiceError;
 use crate::services::mappings::{self as svc, Ctx, MappingsView, PlanChoice};
@@ -29,9 +30,14 @@ const SETTINGS: &str = "/settings/integrations/servicetitan";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(BASE, web::get().to(overview))
         .route(&format!("{BASE}/plans"), web::get().to(plans))
-        .route(&format!("{BASE}/plans"), web::post().to(post_plan))
+        .route(&format!("{BASE}/plans"), web::post().to(post_plans))
         .route(&format!("{BASE}/job-types"), web::get().to(job_types))
         .route(&format!("{BASE}/job-types"), web::post().to(post_job_type))
+        .route(
+            &format!("{BASE}/job-types/offered"),
+            web::post().to(post_offered),
+        )
+        .route(&format!("{BASE}/reminders"), web::get().to(reminders))
         .route(&format!("{BASE}/credit-field"), web::get().to(credit_field))
         .route(
             &format!("{BASE}/credit-field"),
@@ -66,14 +72,15 @@ pub struct NavItem {
     pub current: bool,
 }
 
-const STEPS: [(&str, &str, &[&str]); 7] = [
+const STEPS: [(&str, &str, &[&str]); 8] = [
     ("plans", "Plans", &["plan"]),
-    ("job-types", "Job types", &["job_type"]),
+    ("job-types", "Trades", &["job_type"]),
     ("credit-field", "Comfort Credit field", &["credit_field"]),
     ("services", "Eligible services", &["eligible_services"]),
     ("tag-type", "Tag", &["tag_type"]),
     ("campaign", "Campaign", &["campaign"]),
     ("capacity", "Capacity", &["capacity_mode"]),
+    ("reminders", "Reminders", &[]),
 ];
 
 fn nav(view: &MappingsView, here: &str) -> Vec<NavItem> {
@@ -157,12 +164,14 @@ async fn searched(
     Ok((q, page))
 }
 
-/// Runs a step and redirects back to `back` with the outcome as a flash message.
+/// Runs a step and redirects back to `back` with the outcome as a flash message; on a refusal
+/// `typed` and each field's error are kept for the form.
 async fn run<F>(
     session: &Session,
     state: &AppState,
     back: &str,
     ok: &str,
+    typed: &[(&str, &str)],
     op: F,
 ) -> Result<HttpResponse, PageError>
 where
@@ -177,25 +186,50 @@ where
         actor: &actor,
         row: &p.row,
     };
+    let keep = |errors: &[crate::web::error::FieldError]| {
+        Kept::keep(session, back, typed.iter().copied(), errors);
+    };
     match op(&ctx).await {
         Ok(()) => flash(session, true, ok),
         Err(ServiceError::Internal(detail)) => {
             tracing::error!(error = %detail, "internal error");
+            keep(&[]);
             flash(
                 session,
                 false,
                 "Something went wrong; the problem was logged. Try again.",
             );
         }
-        Err(e) => flash(session, false, flash_text(&e)),
+        Err(ServiceError::Upstream(detail)) => {
+            tracing::info!(error = %detail, "ServiceTitan unreachable during a mapping step");
+            keep(&[]);
+            flash(session, false, super::UNREACHABLE);
+        }
+        Err(ServiceError::Validation(fields)) => {
+            keep(&fields);
+            let text = format!(
+                "Not saved: {}",
+                fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            flash(session, false, text);
+        }
+        Err(e) => {
+            keep(&[]);
+            flash(session, false, flash_text(&e));
+        }
     }
     Ok(see_other(back))
 }
 
-fn parse_id(field: &str, v: &str) -> Result<i64, ServiceError> {
+/// Parses a chosen ID; `what` names it in the contractor's words ("a membership type").
+fn parse_id(field: &str, what: &str, v: &str) -> Result<i64, ServiceError> {
     v.trim()
         .parse()
-        .map_err(|_| ServiceError::field(field, format!("choose a {}", field.replace('_', " "))))
+        .map_err(|_| ServiceError::field(field, format!("Choose {what}.")))
 }
 
 /// Flattens a refusal into one line for the page's flash message.
@@ -218,6 +252,12 @@ struct OverviewPage {
     view: MappingsView,
 }
 
+impl OverviewPage {
+    fn state_name(&self) -> String {
+        super::words::state_name(&self.view.state).to_lowercase()
+    }
+}
+
 async fn overview(session: Session, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let p = page!(state, session, BASE);
     Ok(render(
@@ -230,12 +270,27 @@ async fn overview(session: Session, state: web::Data<AppState>) -> Result<HttpRe
     ))
 }
 
+/// One plan row of the plans form: what is selected (kept input first, then the saved
+/// mapping) and the errors at its fields.
+struct PlanRow {
+    code: String,
+    name: String,
+    description: String,
+    membership_type_id: String,
+    business_unit_id: String,
+    sale_task_id: String,
+    mt_error: Option<String>,
+    bu_error: Option<String>,
+    task_error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "mappings/plans.html")]
 struct PlansPage {
     layout: Layout,
     nav: Vec<NavItem>,
-    view: MappingsView,
+    rows: Vec<PlanRow>,
+    other_errors: Vec<String>,
     membership_types: Vec<TenantRecord>,
     business_units: Vec<TenantRecord>,
 }
@@ -245,49 +300,146 @@ async fn plans(session: Session, state: web::Data<AppState>) -> Result<HttpRespo
     let p = page!(state, session, &here);
     let all = list(&state.lists, &p.row, ListKind::MembershipTypes).await?;
     let units = list(&state.lists, &p.row, ListKind::BusinessUnits).await?;
+    let kept = Kept::take(&session, &here);
+    let id_text = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut shown = Vec::new();
+    let rows = p
+        .view
+        .plans
+        .iter()
+        .map(|plan| {
+            let f = |name: &str| format!("{}.{name}", plan.code);
+            let pick = |name: &str, saved: String| {
+                if kept.any() {
+                    kept.value(&f(name), &saved)
+                } else {
+                    saved
+                }
+            };
+            for n in [
+                "membership_type_id",
+                "business_unit_id",
+                "sale_task_id",
+                "plan",
+            ] {
+                shown.push(f(n));
+            }
+            PlanRow {
+                code: plan.code.clone(),
+                name: plan.name.clone(),
+                description: plan.description.clone(),
+                membership_type_id: pick(
+                    "membership_type_id",
+                    id_text(plan.membership_type.as_ref().map(|m| m.id)),
+                ),
+                business_unit_id: pick("business_unit_id", id_text(plan.business_unit_id)),
+                sale_task_id: pick("sale_task_id", id_text(plan.sale_task_id)),
+                mt_error: kept
+                    .error(&f("membership_type_id"))
+                    .or(kept.error(&f("plan")))
+                    .map(str::to_owned),
+                bu_error: kept.error(&f("business_unit_id")).map(str::to_owned),
+                task_error: kept.error(&f("sale_task_id")).map(str::to_owned),
+            }
+        })
+        .collect();
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     Ok(render(
         StatusCode::OK,
         &PlansPage {
             layout: Layout::new(&session),
             nav: nav(&p.view, "plans"),
-            view: p.view,
+            rows,
+            other_errors: kept.other_errors(&shown),
             membership_types: all.iter().filter(|r| r.active).cloned().collect(),
             business_units: units.iter().filter(|r| r.active).cloned().collect(),
         },
     ))
 }
 
-#[derive(Deserialize)]
-struct PlanForm {
-    plan: String,
-    membership_type_id: String,
-    #[serde(default)]
-    business_unit_id: String,
-    #[serde(default)]
-    sale_task_id: String,
-}
-
-async fn post_plan(
+/// The plans step's one form: fields `<plan>.membership_type_id`, `<plan>.business_unit_id`
+/// and `<plan>.sale_task_id` for every plan, saved together.
+async fn post_plans(
     session: Session,
     state: web::Data<AppState>,
-    form: CsrfForm<PlanForm>,
+    form: CsrfForm<HashMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
     let back = format!("{BASE}/plans");
-    run(&session, &state, &back, "Plan mapping saved.", async |c| {
-        let optional = |field: &'static str, v: &str| {
-            if v.trim().is_empty() {
-                Ok(None)
-            } else {
-                parse_id(field, v).map(Some)
+    let typed: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let codes: Vec<String> = state
+        .catalog
+        .plans()
+        .iter()
+        .map(|p| p.code.clone())
+        .collect();
+    run(&session, &state, &back, "Plans saved.", &typed, async |c| {
+        let mut choices = Vec::new();
+        let mut errors = Vec::new();
+        for code in &codes {
+            let get = |name: &str| {
+                f.get(&format!("{code}.{name}"))
+                    .map(|v| v.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let (mt, bu, task) = (
+                get("membership_type_id"),
+                get("business_unit_id"),
+                get("sale_task_id"),
+            );
+            if mt.is_empty() && bu.is_empty() && task.is_empty() {
+                continue;
             }
-        };
-        let choice = PlanChoice {
-            membership_type_id: parse_id("membership_type_id", &f.membership_type_id)?,
-            business_unit_id: optional("business_unit_id", &f.business_unit_id)?,
-            sale_task_id: optional("sale_task_id", &f.sale_task_id)?,
-        };
-        c.set_plan(&f.plan, choice).await
+            let optional = |field: &str, what: &str, v: &str| {
+                if v.is_empty() {
+                    Ok(None)
+                } else {
+                    parse_id(field, what, v).map(Some)
+                }
+            };
+            let parsed = (
+                parse_id(
+                    &format!("{code}.membership_type_id"),
+                    "a membership type for this plan",
+                    &mt,
+                ),
+                optional(&format!("{code}.business_unit_id"), "a business unit", &bu),
+                optional(
+                    &format!("{code}.sale_task_id"),
+                    "the sale task by its pricebook service ID (digits only)",
+                    &task,
+                ),
+            );
+            match parsed {
+                (Ok(membership_type_id), Ok(business_unit_id), Ok(sale_task_id)) => {
+                    choices.push((
+                        code.clone(),
+                        PlanChoice {
+                            membership_type_id,
+                            business_unit_id,
+                            sale_task_id,
+                        },
+                    ));
+                }
+                (a, b, t) => {
+                    for r in [a.map(|_| ()), b.map(|_| ()), t.map(|_| ())] {
+                        if let Err(ServiceError::Validation(mut e)) = r {
+                            errors.append(&mut e);
+                        }
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        if choices.is_empty() {
+            return Err(ServiceError::field(
+                "plans",
+                "Choose a membership type for at least one plan.",
+            ));
+        }
+        c.set_plans(&choices).await
     })
     .await
 }
@@ -295,9 +447,24 @@ async fn post_plan(
 #[derive(Deserialize, Default)]
 struct JobTypeQuery {
     trade: Option<String>,
+    condition: Option<String>,
     business_unit_id: Option<i64>,
     q: Option<String>,
     page: Option<usize>,
+}
+
+/// The (trade, condition) row open for editing in the grid.
+struct Editing {
+    trade: String,
+    trade_label: String,
+    condition: String,
+    condition_label: String,
+    business_unit_id: Option<i64>,
+    job_type_id: Option<i64>,
+    q: String,
+    job_types: Option<RecordPage>,
+    /// How many conditions the trade has (for "same for all …").
+    siblings: usize,
 }
 
 #[derive(Template)]
@@ -306,11 +473,21 @@ struct JobTypesPage {
     layout: Layout,
     nav: Vec<NavItem>,
     view: MappingsView,
-    trade: Option<crate::services::mappings::TradeView>,
+    editing: Option<Editing>,
     business_units: Vec<TenantRecord>,
-    business_unit_id: Option<i64>,
-    q: String,
-    job_types: Option<RecordPage>,
+    kept: Kept,
+}
+
+impl JobTypesPage {
+    fn all_not_offered(&self, t: &crate::services::mappings::TradeView) -> bool {
+        t.conditions.iter().all(|c| c.not_offered)
+    }
+
+    fn is_editing(&self, trade: &str, condition: &str) -> bool {
+        self.editing
+            .as_ref()
+            .is_some_and(|e| e.trade == trade && e.condition == condition)
+    }
 }
 
 async fn job_types(
@@ -321,17 +498,36 @@ async fn job_types(
     let here = format!("{BASE}/job-types");
     let p = page!(state, session, &here);
     let query = query.into_inner();
-    let trade = query
-        .trade
-        .as_deref()
-        .and_then(|t| p.view.trades.iter().find(|x| x.code == t))
-        .cloned();
+    // The row asked for, else the first one still to map (so saving moves on by itself).
+    let wanted = match (&query.trade, &query.condition) {
+        (Some(t), Some(c)) => Some((t.clone(), c.clone())),
+        _ => p.view.trades.iter().find_map(|t| {
+            t.conditions
+                .iter()
+                .find(|c| c.job_type.is_none() && !c.not_offered)
+                .map(|c| (t.code.clone(), c.code.clone()))
+        }),
+    };
+    let found = wanted.as_ref().and_then(|(t, c)| {
+        let trade = p.view.trades.iter().find(|x| &x.code == t)?;
+        let cond = trade.conditions.iter().find(|x| &x.code == c)?;
+        Some((trade, cond))
+    });
     let mut business_units = Vec::new();
-    let mut page = None;
-    if trade.is_some() {
+    let mut editing = None;
+    if let Some((trade, cond)) = found {
         let bus = list(&state.lists, &p.row, ListKind::BusinessUnits).await?;
         business_units = bus.iter().filter(|r| r.active).cloned().collect();
-        if let Some(bu) = query.business_unit_id {
+        // The unit asked for, else the saved one, else the one a sibling condition uses.
+        let bu = query
+            .business_unit_id
+            .or(cond.business_unit.as_ref().map(|b| b.id))
+            .or(trade
+                .conditions
+                .iter()
+                .find_map(|c| c.business_unit.as_ref().map(|b| b.id)));
+        let mut page = None;
+        if let Some(bu) = bu {
             let jts = list(&state.lists, &p.row, ListKind::JobTypes).await?;
             page = Some(search(
                 &jts,
@@ -344,6 +540,17 @@ async fn job_types(
                 },
             ));
         }
+        editing = Some(Editing {
+            trade: trade.code.clone(),
+            trade_label: trade.label.clone(),
+            condition: cond.code.clone(),
+            condition_label: cond.label.clone(),
+            business_unit_id: bu,
+            job_type_id: cond.job_type.as_ref().map(|j| j.id),
+            q: query.q.clone().unwrap_or_default(),
+            job_types: page,
+            siblings: trade.conditions.len(),
+        });
     }
     Ok(render(
         StatusCode::OK,
@@ -351,11 +558,9 @@ async fn job_types(
             layout: Layout::new(&session),
             nav: nav(&p.view, "job-types"),
             view: p.view,
-            trade,
+            editing,
             business_units,
-            business_unit_id: query.business_unit_id,
-            q: query.q.unwrap_or_default(),
-            job_types: page,
+            kept: Kept::take(&session, &here),
         },
     ))
 }
@@ -365,6 +570,7 @@ struct JobTypeForm {
     trade: String,
     /// A condition code, or `*` for every condition of the trade.
     condition: String,
+    #[serde(default)]
     business_unit_id: String,
     #[serde(default)]
     job_type_id: String,
@@ -377,18 +583,53 @@ async fn post_job_type(
 ) -> Result<HttpResponse, PageError> {
     let f = form.0;
     let back = format!("{BASE}/job-types");
+    let ok = if f.condition == "*" {
+        "Saved for every condition of this trade."
+    } else {
+        "Saved."
+    };
     run(
         &session,
         &state,
         &back,
-        "Job type mapping saved.",
+        ok,
+        &[("job_type_id", f.job_type_id.as_str())],
         async |c| {
-            let bu = parse_id("business_unit_id", &f.business_unit_id)?;
-            let jt = parse_id("job_type", &f.job_type_id)?;
+            let bu = parse_id("business_unit_id", "a business unit", &f.business_unit_id)?;
+            let jt = parse_id("job_type_id", "a job type", &f.job_type_id)?;
             let condition = Some(f.condition.as_str()).filter(|c| *c != "*");
             c.set_job_type(&f.trade, condition, bu, jt).await
         },
     )
+    .await
+}
+
+#[derive(Deserialize)]
+struct OfferedForm {
+    trade: String,
+    /// A condition code, or `*` for every condition of the trade.
+    condition: String,
+    /// `yes` (offered again) or `no` (not offered).
+    offered: String,
+}
+
+async fn post_offered(
+    session: Session,
+    state: web::Data<AppState>,
+    form: CsrfForm<OfferedForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.0;
+    let back = format!("{BASE}/job-types");
+    let offered = f.offered == "yes";
+    let ok = if offered {
+        "Offered again: choose its business unit and job type."
+    } else {
+        "Marked not offered: bookings for it are refused with that reason, and going live does not wait for it."
+    };
+    run(&session, &state, &back, ok, &[], async |c| {
+        let condition = Some(f.condition.as_str()).filter(|c| *c != "*");
+        c.set_offered(&f.trade, condition, offered).await
+    })
     .await
 }
 
@@ -402,6 +643,7 @@ struct NameStepPage {
     action: String,
     current: Option<String>,
     suggested: String,
+    error: Option<String>,
 }
 
 async fn name_step(
@@ -426,12 +668,20 @@ async fn name_step(
             "SmartAC.com",
         )
     };
+    // What was typed wins over the saved name and the suggestion.
+    let kept = Kept::take(&session, &here);
+    let fallback = current.clone().unwrap_or_else(|| suggested.to_owned());
+    let error = kept
+        .error("name")
+        .map(str::to_owned)
+        .or_else(|| kept.other_errors(&["name"]).into_iter().next());
     Ok(render(
         StatusCode::OK,
         &NameStepPage {
             layout: Layout::new(&session),
             nav: nav(&p.view, slug),
-            suggested: current.clone().unwrap_or_else(|| suggested.to_owned()),
+            suggested: kept.value("name", &fallback),
+            error,
             heading,
             help,
             action: here,
@@ -468,6 +718,7 @@ async fn post_credit_field(
         &state,
         &back,
         "Comfort Credit field found and saved.",
+        &[("name", name.as_str())],
         async |c| c.set_credit_field(&name).await,
     )
     .await
@@ -485,6 +736,7 @@ async fn post_tag_type(
         &state,
         &back,
         "Tag type found and saved.",
+        &[("name", name.as_str())],
         async |c| c.set_tag_type(&name).await,
     )
     .await
@@ -544,6 +796,7 @@ async fn post_add_services(
         &state,
         &back,
         "Eligible services saved.",
+        &[],
         async |c| {
             if picked.is_empty() {
                 return Err(ServiceError::field(
@@ -573,17 +826,24 @@ async fn post_remove_service(
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.service_id;
     let back = format!("{BASE}/services");
-    run(&session, &state, &back, "Service removed.", async |c| {
-        let gone = parse_id("service_id", &raw)?;
-        let current = svc::view(c.state, c.catalog, c.row).await?;
-        let ids: Vec<i64> = current
-            .eligible_services
-            .iter()
-            .map(|s| s.id)
-            .filter(|id| *id != gone)
-            .collect();
-        c.set_services(&ids).await
-    })
+    run(
+        &session,
+        &state,
+        &back,
+        "Service removed.",
+        &[],
+        async |c| {
+            let gone = parse_id("service_id", "a service", &raw)?;
+            let current = svc::view(c.state, c.catalog, c.row).await?;
+            let ids: Vec<i64> = current
+                .eligible_services
+                .iter()
+                .map(|s| s.id)
+                .filter(|id| *id != gone)
+                .collect();
+            c.set_services(&ids).await
+        },
+    )
     .await
 }
 
@@ -630,8 +890,9 @@ async fn post_campaign(
 ) -> Result<HttpResponse, PageError> {
     let raw = form.0.campaign_id;
     let back = format!("{BASE}/campaign");
-    run(&session, &state, &back, "Campaign saved.", async |c| {
-        c.set_campaign(parse_id("campaign", &raw)?).await
+    run(&session, &state, &back, "Campaign saved.", &[], async |c| {
+        c.set_campaign(parse_id("campaign", "a campaign", &raw)?)
+            .await
     })
     .await
 }
@@ -676,8 +937,33 @@ async fn post_capacity(
     } else {
         "Real-time capacity scheduling is off."
     };
-    run(&session, &state, &back, ok, async |c| {
+    run(&session, &state, &back, ok, &[], async |c| {
         c.set_capacity(enabled, f.mode.as_deref()).await
     })
     .await
+}
+
+#[derive(Template)]
+#[template(path = "mappings/reminders.html")]
+struct RemindersPage {
+    layout: Layout,
+    nav: Vec<NavItem>,
+    reminders: Vec<svc::ReminderPreview>,
+}
+
+/// The reminders step: nothing to choose (they are automatic); shows the notes we write.
+async fn reminders(
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let here = format!("{BASE}/reminders");
+    let p = page!(state, session, &here);
+    Ok(render(
+        StatusCode::OK,
+        &RemindersPage {
+            layout: Layout::new(&session),
+            nav: nav(&p.view, "reminders"),
+            reminders: svc::reminder_previews(&state.catalog),
+        },
+    ))
 }

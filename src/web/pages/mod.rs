@@ -1,6 +1,7 @@
 //! Server-rendered pages: sign-in, the partner settings wizard, the continue-setup landing
 //! and the ops approval console. Forms post back and redirect (POST/redirect/GET) with a
 //! one-time flash message; every form carries the session's CSRF token.
+pub mod kept;
 pub mod mappings;
 pub mod ops;
 pub mod partner;
@@ -8,6 +9,7 @@ pub mod setup;
 pub mod signin;
 pub mod sync_log;
 pub mod sync_view;
+pub mod words;
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -24,6 +26,7 @@ use crate::store::users::Role;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root))
         .route("/static/app.css", web::get().to(stylesheet))
+        .route("/static/app.js", web::get().to(script))
         .configure(signin::configure)
         .configure(partner::configure)
         .configure(mappings::configure)
@@ -42,6 +45,9 @@ pub struct Flash {
 }
 
 const FLASH_KEY: &str = "flash";
+
+/// What a page says when ServiceTitan does not answer (outage, timeout, 5xx).
+pub const UNREACHABLE: &str = "ServiceTitan is unreachable right now, so nothing was saved there. Nothing you typed is lost: it is back in the form. Try again in a minute.";
 
 /// Stores a message for the next page.
 pub fn flash(session: &Session, ok: bool, text: impl Into<String>) {
@@ -70,6 +76,9 @@ pub struct Layout {
     pub csrf: String,
     /// A message from the previous action.
     pub flash: Option<Flash>,
+    /// Rendered without the session (error pages): who is signed in is unknown, so the
+    /// header offers "Home" rather than "Sign in".
+    pub plain: bool,
 }
 
 impl Layout {
@@ -81,6 +90,7 @@ impl Layout {
             user,
             csrf: auth::csrf_token(session),
             flash: session.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok),
+            plain: false,
         }
     }
 }
@@ -111,15 +121,27 @@ struct ErrorPage<'a> {
     layout: Layout,
     heading: &'a str,
     message: &'a str,
+    retry: bool,
 }
 
 /// A plain error page (no session needed).
 pub fn error_page(status: StatusCode, heading: &str, message: &str) -> HttpResponse {
+    error_page_with(status, heading, message, false)
+}
+
+/// An error page, with a "Try again" link (reloads the page) when `retry`.
+pub fn error_page_with(
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    retry: bool,
+) -> HttpResponse {
     let layout = Layout {
         user: None,
         is_ops: false,
         csrf: String::new(),
         flash: None,
+        plain: true,
     };
     render(
         status,
@@ -127,6 +149,7 @@ pub fn error_page(status: StatusCode, heading: &str, message: &str) -> HttpRespo
             layout,
             heading,
             message,
+            retry,
         },
     )
 }
@@ -180,16 +203,29 @@ impl ResponseError for PageError {
             }
             PageError::Api(e @ ApiError::DatabaseUnavailable { detail, .. }) => {
                 tracing::warn!(error = %detail, "database unavailable; answered 503");
-                let mut resp = error_page(
+                let mut resp = error_page_with(
                     e.status_code(),
                     "Temporarily unavailable",
                     "The database is unreachable right now. Nothing you saved before is lost; \
                      try again in a few seconds.",
+                    true,
                 );
                 if let Some(secs) = e.retry_after_secs() {
                     resp.headers_mut()
                         .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
                 }
+                resp
+            }
+            PageError::Api(ApiError::Upstream(detail)) => {
+                tracing::warn!(error = %detail, "ServiceTitan unreachable while showing a page");
+                let mut resp = error_page_with(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceTitan is unreachable",
+                    "We could not read your ServiceTitan lists just now. Nothing you saved is lost; try again in a minute.",
+                    true,
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(30));
                 resp
             }
             PageError::Api(e) => error_page(e.status_code(), "Cannot do that", &e.to_string()),
@@ -224,6 +260,13 @@ async fn root(session: Session) -> HttpResponse {
         Some(u) => see_other(home_for(&u)),
         None => see_other("/signin"),
     }
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../static/app.js"))
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -6,9 +6,12 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::kept::Kept;
 use super::sync_view::PartnerSync;
+use super::words;
 use super::{Layout, PageError, flash, render, require, see_other};
 use crate::domain::onboarding::{Event, IntegrationState};
+use crate::services::mappings::{self as maps, MappingsView, ReminderPreview};
 use crate::services::onboarding as flows;
 use crate::state::AppState;
 use crate::store::integrations;
@@ -20,6 +23,7 @@ use crate::web::csrf::{CsrfForm, NoFields};
 
 const PAGE: &str = "/settings/integrations/servicetitan";
 const CREDENTIALS: &str = "/settings/integrations/servicetitan/credentials";
+const REVIEW: &str = "/settings/integrations/servicetitan/review";
 
 /// Routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -45,7 +49,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/integrations/servicetitan/reconnect",
             web::post().to(post_reconnect),
-        );
+        )
+        .route(
+            "/settings/integrations/servicetitan/withdraw",
+            web::post().to(post_withdraw),
+        )
+        .route(REVIEW, web::get().to(show_review));
 }
 
 /// One step of the wizard's progress bar.
@@ -89,22 +98,6 @@ fn steps(state: IntegrationState) -> Vec<Step> {
     .collect()
 }
 
-fn label(state: IntegrationState) -> &'static str {
-    use IntegrationState as S;
-    match state {
-        S::NotConnected => "Not connected",
-        S::TenantSubmitted => "Tenant submitted",
-        S::PendingApproval => "Waiting for approval",
-        S::Approved => "Approved: connect credentials",
-        S::CredentialsConnected => "Credentials connected",
-        S::MappingsComplete => "Mappings complete",
-        S::Active => "Active",
-        S::Rejected => "Not approved",
-        S::Disconnected => "Disconnected",
-        S::Suspended => "Suspended",
-    }
-}
-
 #[derive(Template)]
 #[template(path = "partner/integration.html")]
 struct IntegrationPage {
@@ -114,6 +107,16 @@ struct IntegrationPage {
     state_label: &'static str,
     missing: Vec<String>,
     sync: PartnerSync,
+    kept: Kept,
+}
+
+impl IntegrationPage {
+    fn event_name(&self, e: &str) -> String {
+        words::event_name(e)
+    }
+    fn transition(&self, from: &str, to: &str) -> String {
+        words::transition_text(from, to)
+    }
 }
 
 #[derive(Template)]
@@ -122,6 +125,17 @@ struct CredentialsPage {
     layout: Layout,
     view: IntegrationView,
     steps: Vec<Step>,
+    kept: Kept,
+}
+
+#[derive(Template)]
+#[template(path = "partner/review.html")]
+struct ReviewPage {
+    layout: Layout,
+    steps: Vec<Step>,
+    maps: MappingsView,
+    reminders: Vec<ReminderPreview>,
+    can_submit: bool,
 }
 
 async fn load(
@@ -157,9 +171,39 @@ async fn show(session: Session, state: web::Data<AppState>) -> Result<HttpRespon
             layout: Layout::new(&session),
             view,
             steps: steps(st),
-            state_label: label(st),
+            state_label: words::state_label(st),
             missing,
             sync,
+            kept: Kept::take(&session, PAGE),
+        },
+    ))
+}
+
+/// Step 5: everything that will be written, before going live.
+async fn show_review(
+    session: Session,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let (_, row) = load(&state, &session, REVIEW).await?;
+    let st = integrations::state_of(&row).map_err(ApiError::from)?;
+    if !matches!(
+        st,
+        IntegrationState::CredentialsConnected
+            | IntegrationState::MappingsComplete
+            | IntegrationState::Active
+    ) {
+        return Ok(see_other(PAGE));
+    }
+    let maps = maps::view(&state, &state.catalog, &row).await?;
+    let can_submit = maps.missing.is_empty() && st != IntegrationState::Active;
+    Ok(render(
+        StatusCode::OK,
+        &ReviewPage {
+            layout: Layout::new(&session),
+            steps: steps(st),
+            reminders: maps::reminder_previews(&state.catalog),
+            maps,
+            can_submit,
         },
     ))
 }
@@ -180,6 +224,7 @@ async fn show_credentials(
             layout: Layout::new(&session),
             view,
             steps: steps(st),
+            kept: Kept::take(&session, CREDENTIALS),
         },
     ))
 }
@@ -191,6 +236,21 @@ fn outcome<T>(
     ok: &str,
     back: &str,
 ) -> HttpResponse {
+    outcome_keeping(session, result, ok, back, &[])
+}
+
+/// Like [`outcome`], and on a refusal keeps `typed` (never secrets) and each field's error for
+/// the form at `back`.
+fn outcome_keeping<T>(
+    session: &Session,
+    result: Result<T, ApiError>,
+    ok: &str,
+    back: &str,
+    typed: &[(&str, &str)],
+) -> HttpResponse {
+    let keep = |errors: &[crate::web::error::FieldError]| {
+        Kept::keep(session, back, typed.iter().copied(), errors);
+    };
     match result {
         Ok(_) => {
             flash(session, true, ok);
@@ -206,19 +266,26 @@ fn outcome<T>(
             see_other(back)
         }
         Err(ApiError::Validation(fields)) => {
-            let text = fields
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
+            keep(&fields);
+            let text = format!(
+                "Not saved: {}",
+                fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
             flash(session, false, text);
             see_other(back)
         }
         Err(ApiError::Upstream(msg)) => {
-            flash(session, false, msg);
+            keep(&[]);
+            tracing::info!(error = %msg, "ServiceTitan unreachable during a form");
+            flash(session, false, super::UNREACHABLE);
             see_other(back)
         }
         Err(e) => {
+            keep(&[]);
             flash(session, false, e.to_string());
             see_other(back)
         }
@@ -236,10 +303,17 @@ async fn post_tenant(
     form: CsrfForm<TenantForm>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
-    let r = flows::submit_tenant(&state, &user.actor(), &row, &form.0.tenant_id)
+    let typed = form.0.tenant_id;
+    let r = flows::submit_tenant(&state, &user.actor(), &row, &typed)
         .await
         .map_err(ApiError::from);
-    Ok(outcome(&session, r, "Submitted for approval.", PAGE))
+    Ok(outcome_keeping(
+        &session,
+        r,
+        "Submitted for approval.",
+        PAGE,
+        &[("tenant_id", typed.as_str())],
+    ))
 }
 
 #[derive(Deserialize)]
@@ -255,28 +329,44 @@ async fn post_credentials(
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, CREDENTIALS).await?;
     let form = form.0;
-    let secret = SecretString::from(form.client_secret);
+    let secret = SecretString::from(form.client_secret.clone());
     let r = flows::connect_credentials(&state, &user.actor(), &row, &form.client_id, secret)
         .await
         .map_err(ApiError::from);
-    Ok(outcome(
+    Ok(outcome_keeping(
         &session,
         r,
         "ServiceTitan accepted the credentials. Next: mappings.",
         CREDENTIALS,
+        &[("client_id", form.client_id.as_str())],
     ))
+}
+
+#[derive(Deserialize)]
+struct SubmitForm {
+    /// Set by the review page's form: going live is only offered after the review.
+    #[serde(default)]
+    reviewed: String,
 }
 
 async fn post_submit(
     session: Session,
     state: web::Data<AppState>,
-    _form: CsrfForm<NoFields>,
+    form: CsrfForm<SubmitForm>,
 ) -> Result<HttpResponse, PageError> {
     let (user, row) = load(&state, &session, PAGE).await?;
+    if form.0.reviewed != "yes" {
+        flash(
+            &session,
+            false,
+            "Check what will be written to ServiceTitan, then go live from this review.",
+        );
+        return Ok(see_other(REVIEW));
+    }
     let r = flows::submit_integration(&state, &user.actor(), &row)
         .await
         .map_err(ApiError::from);
-    Ok(outcome(&session, r, "Your integration is live.", PAGE))
+    Ok(outcome(&session, r, "Your integration is live.", REVIEW))
 }
 
 async fn post_check(
@@ -325,6 +415,23 @@ async fn post_reconnect(
         &session,
         r,
         "Enter your credentials again to reconnect.",
+        PAGE,
+    ))
+}
+
+async fn post_withdraw(
+    session: Session,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, PageError> {
+    let (user, row) = load(&state, &session, PAGE).await?;
+    let r = flows::withdraw_tenant(&state, &user.actor(), &row)
+        .await
+        .map_err(ApiError::from);
+    Ok(outcome(
+        &session,
+        r,
+        "Tenant ID withdrawn. Correct it and submit it again; our team reviews it like a new request.",
         PAGE,
     ))
 }

@@ -104,8 +104,16 @@ async fn submit(
     let ip = req.peer_addr().map(|a| a.ip());
     match auth::authenticate(&state, &limiter, &form.email, &password, ip).await {
         Ok(user) => {
+            let had_form = super::kept::Kept::peek(&session).is_some();
             if auth::sign_in(&session, &user).is_err() {
                 return see_other("/signin");
+            }
+            if had_form {
+                super::flash(
+                    &session,
+                    true,
+                    "Signed in again. What you typed is back in the form: check it and send it again.",
+                );
             }
             // A Continue Setup link opened before signing in leads to the credentials step.
             let continuing =

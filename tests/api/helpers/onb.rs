@@ -216,6 +216,20 @@ impl Client {
         self.absorb(resp).await
     }
 
+    /// Posts a form as a browser does from the page at `from` (it sends the `Referer`).
+    pub async fn form_from(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Referer", format!("{}{from}", self.base))
+            .form(fields);
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, c.clone());
+        }
+        let resp = req.send().await.expect("request");
+        self.absorb(resp).await
+    }
+
     async fn absorb(&mut self, resp: reqwest::Response) -> Resp {
         for v in resp.headers().get_all(SET_COOKIE) {
             let Ok(v) = v.to_str() else { continue };
