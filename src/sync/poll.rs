@@ -522,6 +522,20 @@ async fn list_page_once(
     })
 }
 
+/// The batch's effects go to the activity log with the batch (same transaction), and the batch
+/// counts as the integration's last inbound sync.
+async fn record_inbound<C: sea_orm::ConnectionTrait>(
+    state: &crate::state::AppState,
+    txn: &C,
+    integration_id: i64,
+    effects: Vec<crate::store::activity::NewActivity>,
+) -> crate::store::StoreResult<()> {
+    if state.settings.sync.activity_log && !effects.is_empty() {
+        crate::store::activity::record(txn, integration_id, None, 0, effects).await?;
+    }
+    crate::store::sync_control::touch_inbound(txn, integration_id).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,18 +552,4 @@ mod tests {
         assert_eq!(p.eta(), Some(Duration::from_secs(8)));
         assert_eq!(BackfillProgress { total: 0, ..p }.eta(), None);
     }
-}
-
-/// The batch's effects go to the activity log with the batch (same transaction), and the batch
-/// counts as the integration's last inbound sync.
-async fn record_inbound<C: sea_orm::ConnectionTrait>(
-    state: &crate::state::AppState,
-    txn: &C,
-    integration_id: i64,
-    effects: Vec<crate::store::activity::NewActivity>,
-) -> crate::store::StoreResult<()> {
-    if state.settings.sync.activity_log && !effects.is_empty() {
-        crate::store::activity::record(txn, integration_id, None, 0, effects).await?;
-    }
-    crate::store::sync_control::touch_inbound(txn, integration_id).await
 }
