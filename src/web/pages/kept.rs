@@ -49,9 +49,16 @@ impl Kept {
                 })
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            // A message can quote what was typed: cut it so the session cookie always fits.
             errors: errors
                 .iter()
-                .map(|e| (e.field.clone(), e.message.clone()))
+                .take(20)
+                .map(|e| {
+                    (
+                        crate::web::input::truncate(&e.field, 80),
+                        crate::web::input::truncate(&e.message, 200),
+                    )
+                })
                 .collect(),
         };
         let _ = session.insert(KEY, kept);
