@@ -67,6 +67,15 @@ async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
 
     // Credentials ServiceTitan refuses: the next task must use them (and fail), not the
     // client the worker built for the earlier ones.
+    // Only tasks queued from here on count (an earlier one may carry a transient error).
+    let before = sync_task::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .max()
+        .unwrap_or(0);
     set_client_id(&w, "client-revoked").await;
     assert_eq!(w.post_credit(0, "loc-1", &credit(2)).await.status(), 201);
     let failed = wait_for(
@@ -75,6 +84,7 @@ async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
         || async {
             sync_task::Entity::find()
                 .filter(sync_task::Column::Kind.eq("credit_balance"))
+                .filter(sync_task::Column::Id.gt(before))
                 .filter(sync_task::Column::LastError.is_not_null())
                 .one(db)
                 .await
@@ -94,9 +104,16 @@ async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
         .unwrap();
     assert_eq!(row.client_id.as_deref(), Some("client-0"));
     assert_eq!(w.post_credit(0, "loc-1", &credit(3)).await.status(), 201);
-    titanbridge::store::tasks::retry_dead(db, failed.id)
-        .await
-        .unwrap();
+    // A refused write waits for a retry (or died, with few attempts allowed): run it now.
+    if failed.state == "dead" {
+        titanbridge::store::tasks::retry_dead(db, failed.id)
+            .await
+            .unwrap();
+    } else if let Some(key) = failed.dedupe_key.as_deref() {
+        titanbridge::store::tasks::expedite_task(db, key)
+            .await
+            .unwrap();
+    }
     wait_for(
         "the balance written with the restored credentials",
         WAIT,
