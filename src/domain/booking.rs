@@ -85,6 +85,83 @@ pub fn nearest(open: &[Slot], at: DateTime<Utc>, n: usize) -> Vec<Slot> {
     by_distance
 }
 
+/// Booking states as stored.
+pub mod status {
+    /// Accepted; the job or booking request is not written yet.
+    pub const PENDING: &str = "pending";
+    /// A ServiceTitan job exists in the chosen slot.
+    pub const SCHEDULED: &str = "scheduled";
+    /// Handed to the partner's call centre as a ServiceTitan booking.
+    pub const REQUESTED: &str = "requested";
+    /// The job's appointment moved.
+    pub const RESCHEDULED: &str = "rescheduled";
+    /// The job was cancelled in ServiceTitan.
+    pub const CANCELLED: &str = "cancelled";
+    /// The job was completed.
+    pub const COMPLETED: &str = "completed";
+    /// Could not be booked (the slot filled, or the tenant refused it); see `last_error`.
+    pub const FAILED: &str = "failed";
+}
+
+/// What a ServiceTitan change does to a booking whose job it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingChange {
+    /// The booking's new status (one of [`status`]).
+    pub status: &'static str,
+    /// The new arrival window, when it changes.
+    pub window: Option<ArrivalWindow>,
+}
+
+/// The booking status a ServiceTitan job status ends in, if it is an end.
+fn finished(job_status: &str) -> Option<&'static str> {
+    match job_status {
+        "Completed" => Some(status::COMPLETED),
+        "Canceled" | "Cancelled" => Some(status::CANCELLED),
+        _ => None,
+    }
+}
+
+/// The change a job status (jobs stream) or an appointment window (appointments stream) makes
+/// to a booking now in `current` with window `window_now`; `None` when it changes nothing.
+///
+/// - `Completed` / `Canceled` end the booking (completed / cancelled);
+/// - a window different from the booking's reschedules it, unless it has ended;
+/// - the first window of a booking that had none (a call-centre request followed to its job)
+///   is recorded without calling it a reschedule.
+pub fn after_job_change(
+    current: &str,
+    window_now: Option<ArrivalWindow>,
+    job_status: Option<&str>,
+    window: Option<ArrivalWindow>,
+) -> Option<BookingChange> {
+    if let Some(end) = job_status.and_then(finished) {
+        return (end != current).then_some(BookingChange {
+            status: end,
+            window: None,
+        });
+    }
+    let w = window?;
+    if [status::CANCELLED, status::COMPLETED].contains(&current) || window_now == Some(w) {
+        return None;
+    }
+    let status = match window_now {
+        None => [
+            status::PENDING,
+            status::SCHEDULED,
+            status::REQUESTED,
+            status::RESCHEDULED,
+            status::FAILED,
+        ]
+        .into_iter()
+        .find(|s| *s == current)?,
+        Some(_) => status::RESCHEDULED,
+    };
+    Some(BookingChange {
+        status,
+        window: Some(w),
+    })
+}
+
 /// A time window with start before end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArrivalWindow {
@@ -354,5 +431,68 @@ mod time_zone_tests {
         );
         let t = Utc.with_ymd_and_hms(2026, 12, 2, 3, 0, 0).unwrap();
         assert_eq!(tenant_wall_clock(t, -360), "2026-12-01T21:00:00");
+    }
+}
+
+#[cfg(test)]
+mod job_change_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn window(h: u32) -> ArrivalWindow {
+        ArrivalWindow {
+            start: Utc.with_ymd_and_hms(2026, 12, 3, h, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 12, 3, h + 4, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_ended_job_ends_the_booking_once() {
+        let c = after_job_change(status::SCHEDULED, Some(window(8)), Some("Canceled"), None);
+        assert_eq!(c.map(|c| c.status), Some(status::CANCELLED));
+        assert_eq!(
+            after_job_change(status::CANCELLED, None, Some("Canceled"), None),
+            None
+        );
+        let c = after_job_change(status::RESCHEDULED, None, Some("Completed"), None);
+        assert_eq!(c.map(|c| c.status), Some(status::COMPLETED));
+        assert_eq!(
+            after_job_change(status::SCHEDULED, None, Some("Dispatched"), None),
+            None
+        );
+    }
+
+    #[test]
+    fn a_moved_window_reschedules_unless_the_booking_ended() {
+        let c = after_job_change(status::SCHEDULED, Some(window(8)), None, Some(window(12)));
+        assert_eq!(
+            c,
+            Some(BookingChange {
+                status: status::RESCHEDULED,
+                window: Some(window(12))
+            })
+        );
+        // The same window again is no change; an ended booking keeps its end (the race of
+        // the appointments stream reading a window after the jobs stream cancelled it).
+        assert_eq!(
+            after_job_change(status::SCHEDULED, Some(window(8)), None, Some(window(8))),
+            None
+        );
+        assert_eq!(
+            after_job_change(status::CANCELLED, Some(window(8)), None, Some(window(12))),
+            None
+        );
+    }
+
+    #[test]
+    fn the_first_window_of_a_followed_request_is_not_a_reschedule() {
+        let c = after_job_change(status::SCHEDULED, None, None, Some(window(8)));
+        assert_eq!(
+            c,
+            Some(BookingChange {
+                status: status::SCHEDULED,
+                window: Some(window(8))
+            })
+        );
     }
 }

@@ -16,23 +16,7 @@ use crate::domain::booking::{ArrivalWindow, Slot};
 /// A booking row.
 pub type Booking = booking::Model;
 
-/// Booking states as stored.
-pub mod status {
-    /// Accepted; the job or booking request is not written yet.
-    pub const PENDING: &str = "pending";
-    /// A ServiceTitan job exists in the chosen slot.
-    pub const SCHEDULED: &str = "scheduled";
-    /// Handed to the partner's call centre as a ServiceTitan booking.
-    pub const REQUESTED: &str = "requested";
-    /// The job's appointment moved.
-    pub const RESCHEDULED: &str = "rescheduled";
-    /// The job was cancelled in ServiceTitan.
-    pub const CANCELLED: &str = "cancelled";
-    /// The job was completed.
-    pub const COMPLETED: &str = "completed";
-    /// Could not be booked (the slot filled, or the tenant refused it); see `last_error`.
-    pub const FAILED: &str = "failed";
-}
+pub use crate::domain::booking::status;
 
 /// A booking to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,15 +196,6 @@ pub async fn job_type_mapping<C: ConnectionTrait>(
         .map(|m| (m.business_unit_id, m.job_type_id)))
 }
 
-/// The booking status a ServiceTitan job status maps to, if it changes ours.
-fn status_for_job(job_status: &str) -> Option<&'static str> {
-    match job_status {
-        "Completed" => Some(status::COMPLETED),
-        "Canceled" | "Cancelled" => Some(status::CANCELLED),
-        _ => None,
-    }
-}
-
 /// Applies a change the jobs/appointments pollers saw to the booking that created job
 /// `st_job_id` (if any): `Completed` → completed, `Canceled` → cancelled, and an appointment
 /// window different from ours → rescheduled with the new window. Returns the booking's status
@@ -291,14 +266,19 @@ pub async fn follow_to_job<C: ConnectionTrait>(
     if b.st_job_id == Some(st_job_id) {
         return Ok(false);
     }
-    let mut q = booking::Entity::update_many()
+    booking::Entity::update_many()
         .col_expr(booking::Column::StJobId, Expr::value(st_job_id))
         .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(booking::Column::Id.eq(b.id));
-    if b.status == status::REQUESTED {
-        q = q.col_expr(booking::Column::Status, Expr::value(status::SCHEDULED));
-    }
-    q.exec(db).await?;
+        .filter(booking::Column::Id.eq(b.id))
+        .exec(db)
+        .await?;
+    // Only a request becomes scheduled: a status the jobs stream set meanwhile stands.
+    booking::Entity::update_many()
+        .col_expr(booking::Column::Status, Expr::value(status::SCHEDULED))
+        .filter(booking::Column::Id.eq(b.id))
+        .filter(booking::Column::Status.eq(status::REQUESTED))
+        .exec(db)
+        .await?;
     tracing::info!(
         booking_id = b.id,
         st_job_id,
@@ -308,40 +288,52 @@ pub async fn follow_to_job<C: ConnectionTrait>(
 }
 
 /// Applies a job's status (or an appointment's window) to its booking; returns the status.
+///
+/// The jobs and appointments streams are read by separate tasks, so two of these can race for
+/// one booking: the update is a compare-and-set on the status it decided from, and a lost race
+/// decides again from what the winner wrote (a cancellation is never overwritten by a
+/// reschedule read before it).
 pub async fn apply_to<C: ConnectionTrait>(
     db: &C,
-    b: Booking,
+    mut b: Booking,
     job_status: Option<&str>,
     window: Option<ArrivalWindow>,
 ) -> StoreResult<String> {
     let st_job_id = b.st_job_id.unwrap_or_default();
-    let terminal = [status::CANCELLED, status::COMPLETED].contains(&b.status.as_str());
-    let mut next = b.status.clone();
-    let mut new_window = None;
-    if let Some(s) = job_status.and_then(status_for_job) {
-        next = s.to_owned();
-    } else if let Some(w) = window
-        && !terminal
-        && (Some(w.start), Some(w.end)) != (b.arrival_window_start, b.arrival_window_end)
-    {
-        next = status::RESCHEDULED.to_owned();
-        new_window = Some(w);
+    // Each lost race means another writer moved the booking on; a few rounds settle it.
+    for _ in 0..8 {
+        let current = window_of(&b);
+        let Some(change) =
+            crate::domain::booking::after_job_change(&b.status, current, job_status, window)
+        else {
+            return Ok(b.status);
+        };
+        let mut q = booking::Entity::update_many()
+            .col_expr(booking::Column::Status, Expr::value(change.status))
+            .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(booking::Column::Id.eq(b.id))
+            .filter(booking::Column::Status.eq(b.status.clone()));
+        if let Some(w) = change.window {
+            q = q
+                .col_expr(booking::Column::ArrivalWindowStart, Expr::value(w.start))
+                .col_expr(booking::Column::ArrivalWindowEnd, Expr::value(w.end));
+        }
+        if q.exec(db).await?.rows_affected == 1 {
+            tracing::info!(booking_id = b.id, st_job_id, from = %b.status, to = %change.status, "booking status from ServiceTitan");
+            return Ok(change.status.to_owned());
+        }
+        // Another stream changed the booking meanwhile: decide again from its row.
+        match booking::Entity::find_by_id(b.id).one(db).await? {
+            Some(fresh) => b = fresh,
+            None => return Ok(change.status.to_owned()),
+        }
     }
-    if next == b.status && new_window.is_none() {
-        return Ok(next);
-    }
-    let mut q = booking::Entity::update_many()
-        .col_expr(booking::Column::Status, Expr::value(next.clone()))
-        .col_expr(booking::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(booking::Column::Id.eq(b.id));
-    if let Some(w) = new_window {
-        q = q
-            .col_expr(booking::Column::ArrivalWindowStart, Expr::value(w.start))
-            .col_expr(booking::Column::ArrivalWindowEnd, Expr::value(w.end));
-    }
-    q.exec(db).await?;
-    tracing::info!(booking_id = b.id, st_job_id, from = %b.status, to = %next, "booking status from ServiceTitan");
-    Ok(next)
+    tracing::warn!(
+        booking_id = b.id,
+        st_job_id,
+        "booking kept changing under a ServiceTitan update; left as it is"
+    );
+    Ok(b.status)
 }
 
 /// The slot of a booking, when it has one.

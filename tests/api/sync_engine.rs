@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
+use titanbridge::sandbox::SandboxConfig;
 use titanbridge::store::entities::{integration, sync_task};
 use titanbridge::store::{links, members};
 
@@ -32,7 +33,12 @@ async fn st_balance(w: &World, st_location: i64) -> Option<String> {
 
 #[tokio::test]
 async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
-    let w = world(1).await;
+    // Polls refused while the credentials are wrong must not disconnect the integration here
+    // (that has its own test in sync_activity): this one is about which client a task uses.
+    let w = world_configured(1, SandboxConfig::default(), |s| {
+        s.sync.auth_failures_to_disconnect = i32::MAX;
+    })
+    .await;
     assert_eq!(
         w.put_member(0, "m-1", &member_body(1, None)).await.status(),
         200
