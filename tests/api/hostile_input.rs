@@ -14,10 +14,9 @@ use chrono::Utc;
 use common_onb::{Client, PASSWORD, Resp};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sync_support::World;
-use titanbridge::store::users::{self, NewUser, Role};
+use titanbridge::store::users::Role;
 
 const ADMIN: &str = "admin@partner0.example";
 const OPS: &str = "ops@titanbridge.example";
@@ -280,23 +279,6 @@ fn short(t: &str) -> String {
     t.chars().take(300).collect()
 }
 
-async fn user(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> Client {
-    let pw = SecretString::from(PASSWORD.to_owned());
-    users::create(
-        w.app.state.store.db(),
-        NewUser {
-            partner_id,
-            email,
-            name: "Test User",
-            role,
-            password: &pw,
-        },
-    )
-    .await
-    .unwrap();
-    Client::signed_in(&w.app.address, email).await
-}
-
 /// Sends one payload as `caller`.
 async fn send(
     w: &World,
@@ -383,8 +365,8 @@ async fn a_generated_corpus_of_hostile_json_never_breaks_an_endpoint() {
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
     let iid = p.integration_id;
-    let partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
-    let ops = user(&w, OPS, Role::Ops, None).await;
+    let partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let ops = w.user(OPS, Role::Ops, None).await;
     let mut clients = (partner, ops);
     // A member and a location for the platform endpoints.
     let r = w
@@ -622,8 +604,8 @@ async fn a_generated_corpus_of_hostile_query_strings_never_breaks_an_endpoint() 
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
     let iid = p.integration_id;
-    let mut partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
-    let mut ops = user(&w, OPS, Role::Ops, None).await;
+    let mut partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let mut ops = w.user(OPS, Role::Ops, None).await;
     let r = w
         .put_member(0, "m-1", &sync_support::member_body(1, None))
         .await;
@@ -718,8 +700,8 @@ async fn a_generated_corpus_of_hostile_query_strings_never_breaks_an_endpoint() 
 async fn hostile_form_posts_get_a_page_not_a_crash() {
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
-    let mut partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
-    let mut ops = user(&w, OPS, Role::Ops, None).await;
+    let mut partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let mut ops = w.user(OPS, Role::Ops, None).await;
     let page = partner.get("/settings/integrations/servicetitan").await;
     let ptoken = Client::page_csrf(&page.text).expect("csrf on the partner page");
     let page = ops.get("/ops").await;
@@ -857,7 +839,7 @@ async fn hostile_form_posts_get_a_page_not_a_crash() {
 async fn wrong_types_and_nulls_name_the_field_with_a_422() {
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
-    let mut partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let mut partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
     let iid = p.integration_id;
     let cases = [
         (
@@ -1045,7 +1027,7 @@ async fn dates_sizes_and_lengths_are_bounded_before_servicetitan_is_asked() {
         "no bounded-out request reached ServiceTitan"
     );
     // 30,000 eligible services: refused at once, without a call per 50 IDs.
-    let mut partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let mut partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
     let ids: Vec<i64> = (1..=30_000).collect();
     let started = Instant::now();
     let r = partner
@@ -1061,7 +1043,7 @@ async fn dates_sizes_and_lengths_are_bounded_before_servicetitan_is_asked() {
     assert!(r.text.contains("200"), "{}", r.text);
     assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
     // A 500 KB suspend reason is refused; 2,000 characters are kept.
-    let mut ops = user(&w, OPS, Role::Ops, None).await;
+    let mut ops = w.user(OPS, Role::Ops, None).await;
     let r = ops
         .post(
             &format!("/api/v1/ops/integrations/{iid}/suspend"),
@@ -1116,7 +1098,7 @@ async fn sign_in_returns_only_to_a_path_on_this_site() {
     {
         // One account per case: the sign-in limiter counts attempts per address.
         let email = format!("admin{i}@partner0.example");
-        drop(user(&w, &email, Role::PartnerAdmin, Some(p.partner_id)).await);
+        drop(w.user(&email, Role::PartnerAdmin, Some(p.partner_id)).await);
         let mut c = Client::new(&w.app.address);
         let page = c.get("/signin").await;
         let token = Client::page_csrf(&page.text).unwrap();
@@ -1152,7 +1134,7 @@ fn urlencode(s: &str) -> String {
 async fn pages_and_api_answers_carry_the_security_headers() {
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
-    let mut partner = user(&w, ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
+    let mut partner = w.user(ADMIN, Role::PartnerAdmin, Some(p.partner_id)).await;
     for path in [
         "/settings/integrations/servicetitan",
         "/api/v1/integration",

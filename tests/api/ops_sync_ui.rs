@@ -3,35 +3,16 @@
 //! (backfill progress, updates needing attention, own integration only) and `/metrics`.
 use crate::helpers::{onb as common_onb, sync as sync_support};
 
-use common_onb::{Client, PASSWORD};
+use common_onb::Client;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-use secrecy::SecretString;
 use serde_json::json;
 use sync_support::World;
 use titanbridge::store::entities::integration;
 use titanbridge::store::tasks::{self, ClaimRequest, NewTask};
-use titanbridge::store::users::{self, NewUser, Role};
+use titanbridge::store::users::Role;
 
 const OPS: &str = "ops@titanbridge.example";
 const ST_ERROR: &str = "ServiceTitan returned 400: Location is inactive";
-
-/// Adds a user with the shared test password and signs them in.
-async fn user(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> Client {
-    let pw = SecretString::from(PASSWORD.to_owned());
-    users::create(
-        w.app.state.store.db(),
-        NewUser {
-            partner_id,
-            email,
-            name: "Test User",
-            role,
-            password: &pw,
-        },
-    )
-    .await
-    .unwrap();
-    Client::signed_in(&w.app.address, email).await
-}
 
 /// A task of integration `iid` that died with `error`.
 async fn dead_task(w: &World, iid: i64, error: &str) -> i64 {
@@ -60,7 +41,7 @@ async fn ops_see_a_dead_task_and_retry_it_with_the_form() {
     let w = sync_support::world(1).await;
     let iid = w.partners[0].integration_id;
     let id = dead_task(&w, iid, ST_ERROR).await;
-    let mut ops = user(&w, OPS, Role::Ops, None).await;
+    let mut ops = w.user(OPS, Role::Ops, None).await;
 
     let console = ops.get("/ops").await;
     assert_eq!(console.status, 200);
@@ -111,13 +92,9 @@ async fn a_partner_admin_cannot_use_the_retry_route() {
     let w = sync_support::world(1).await;
     let p = &w.partners[0];
     let id = dead_task(&w, p.integration_id, ST_ERROR).await;
-    let mut admin = user(
-        &w,
-        "admin@p0.example",
-        Role::PartnerAdmin,
-        Some(p.partner_id),
-    )
-    .await;
+    let mut admin = w
+        .user("admin@p0.example", Role::PartnerAdmin, Some(p.partner_id))
+        .await;
     let page = admin.get("/settings/integrations/servicetitan").await;
     assert_eq!(page.status, 200);
     let csrf = Client::page_csrf(&page.text).expect("csrf in page");
@@ -148,13 +125,9 @@ async fn the_partner_panel_shows_backfill_progress_and_its_own_dead_updates_only
     am.update(db).await.unwrap();
     dead_task(&w, a.integration_id, ST_ERROR).await;
 
-    let mut admin_a = user(
-        &w,
-        "admin@a.example",
-        Role::PartnerAdmin,
-        Some(a.partner_id),
-    )
-    .await;
+    let mut admin_a = w
+        .user("admin@a.example", Role::PartnerAdmin, Some(a.partner_id))
+        .await;
     let page = admin_a.get("/settings/integrations/servicetitan").await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("id=\"backfill\""), "backfill row");
@@ -163,13 +136,9 @@ async fn the_partner_panel_shows_backfill_progress_and_its_own_dead_updates_only
     assert!(page.text.contains("1 update could not be written"));
     assert!(page.text.contains(ST_ERROR), "newest dead error");
 
-    let mut admin_b = user(
-        &w,
-        "admin@b.example",
-        Role::PartnerAdmin,
-        Some(b.partner_id),
-    )
-    .await;
+    let mut admin_b = w
+        .user("admin@b.example", Role::PartnerAdmin, Some(b.partner_id))
+        .await;
     let page = admin_b.get("/settings/integrations/servicetitan").await;
     assert_eq!(page.status, 200);
     assert!(

@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sync_support::*;
 use titanbridge::store::entities::{credit_entry, integration_event, outbound_email, sync_task};
-use titanbridge::store::users::{self, NewUser, Role};
+use titanbridge::store::users::Role;
 use titanbridge::store::{activity, links, members};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -25,40 +24,7 @@ struct Session {
 }
 
 async fn sign_in(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> Session {
-    let pw = SecretString::from("correct horse battery".to_owned());
-    users::create(
-        w.app.state.store.db(),
-        NewUser {
-            partner_id,
-            email,
-            name: "Someone",
-            role,
-            password: &pw,
-        },
-    )
-    .await
-    .unwrap();
-    let r = w
-        .app
-        .http
-        .post(format!("{}/api/v1/session", w.app.address))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (cookie, csrf) = w.session(email, role, partner_id).await;
     Session { cookie, csrf }
 }
 

@@ -3,11 +3,10 @@
 use crate::helpers::sync as sync_support;
 
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sync_support::*;
 use titanbridge::store::tasks::{self, ClaimRequest, NewTask};
-use titanbridge::store::users::{self, NewUser, Role};
+use titanbridge::store::users::Role;
 
 fn fields(body: &Value) -> Vec<String> {
     body["error"]["fields"]
@@ -167,41 +166,7 @@ async fn device_events_open_and_resolve_alerts_and_refuse_unknown_events() {
 }
 
 async fn sign_in(w: &World, email: &str, role: Role, partner_id: Option<i64>) -> (String, String) {
-    let pw = SecretString::from("correct horse battery".to_owned());
-    users::create(
-        w.app.state.store.db(),
-        NewUser {
-            partner_id,
-            email,
-            name: "Ops",
-            role,
-            password: &pw,
-        },
-    )
-    .await
-    .unwrap();
-    let r = w
-        .app
-        .http
-        .post(format!("{}/api/v1/session", w.app.address))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (cookie, csrf)
+    w.session(email, role, partner_id).await
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ pub async fn world(tweak: impl FnOnce(&mut Settings)) -> World {
 pub struct Client {
     pub base: String,
     http: reqwest::Client,
-    cookie: Option<String>,
+    pub cookie: Option<String>,
     pub csrf: Option<String>,
     /// Every response body seen (for "no secret in any response").
     pub bodies: Vec<String>,

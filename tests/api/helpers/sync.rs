@@ -16,6 +16,8 @@ use titanbridge::sync::WorkerOptions;
 use tokio::sync::watch;
 
 use crate::helpers::app::{TestApp, TestDb, spawn_with, test_settings};
+use crate::helpers::onb::{Client, PASSWORD};
+use titanbridge::store::users::{self, NewUser, Role};
 
 /// The sandbox's seeded IDs the tests map to.
 pub const TAG_TYPE: i64 = 3001;
@@ -251,6 +253,38 @@ pub fn member_body(n: usize, plan: Option<&str>) -> Value {
 }
 
 impl World {
+    /// Creates a user with the test password and signs them in through the JSON API.
+    pub async fn user(&self, email: &str, role: Role, partner_id: Option<i64>) -> Client {
+        let pw = SecretString::from(PASSWORD.to_owned());
+        users::create(
+            self.app.state.store.db(),
+            NewUser {
+                partner_id,
+                email,
+                name: "Test User",
+                role,
+                password: &pw,
+            },
+        )
+        .await
+        .unwrap();
+        Client::signed_in(&self.app.address, email).await
+    }
+
+    /// Like [`World::user`], as the session cookie header and the CSRF token.
+    pub async fn session(
+        &self,
+        email: &str,
+        role: Role,
+        partner_id: Option<i64>,
+    ) -> (String, String) {
+        let c = self.user(email, role, partner_id).await;
+        (
+            c.cookie.expect("session cookie"),
+            c.csrf.expect("CSRF token"),
+        )
+    }
+
     /// `PUT /api/v1/platform/members/{id}` as partner `p`.
     pub async fn put_member(&self, p: usize, id: &str, body: &Value) -> reqwest::Response {
         self.app
