@@ -127,8 +127,8 @@ async fn export_feeds_page_by_token_include_deleted_records_and_hold_back_recent
 }
 
 /// How many jobs the scenario backfills in the normal run (`EXPORT_SCENARIO_RECORDS`, default
-/// 10,000: 50,000 takes about 90 s in a debug build on the shared 2-core machine, so the full
-/// size runs in the ignored test below).
+/// 10,000: 50,000 takes about 90 s in a debug build on the 2-core machine, so the full size is
+/// the ignored test below, which `scripts/test` runs on its own after the suite).
 fn scenario_records() -> usize {
     std::env::var("EXPORT_SCENARIO_RECORDS")
         .ok()
@@ -141,7 +141,7 @@ async fn export_backfill_applies_each_change_once_across_a_kill_and_concurrent_e
     backfill_scenario(scenario_records()).await;
 }
 
-/// The full-size scenario: `cargo test --test api export_feeds:: -- --ignored`.
+/// The full-size scenario: `scripts/test` runs it after the suite (`cargo test --test api -- --ignored`).
 #[tokio::test]
 #[ignore = "50,000 records: about 90 s in a debug build"]
 async fn export_backfill_of_50000_records_applies_each_change_once() {
