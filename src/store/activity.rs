@@ -131,6 +131,19 @@ fn fields_json(fields: &[(&'static str, Change)]) -> Option<String> {
     Some(serde_json::Value::Object(map).to_string())
 }
 
+/// The log rows of one task run.
+#[derive(Debug, Clone, Default)]
+pub struct TaskActivity {
+    /// Integration.
+    pub integration_id: i64,
+    /// The task (`None`: not from a task, e.g. an inbound batch).
+    pub task_id: Option<i64>,
+    /// Its attempt.
+    pub attempt: i32,
+    /// The rows.
+    pub rows: Vec<NewActivity>,
+}
+
 /// Adds rows for `integration_id` (from task `task_id` at `attempt`), in one statement.
 pub async fn record<C: ConnectionTrait>(
     db: &C,
@@ -139,25 +152,64 @@ pub async fn record<C: ConnectionTrait>(
     attempt: i32,
     rows: Vec<NewActivity>,
 ) -> StoreResult<()> {
-    if rows.is_empty() {
+    record_many(
+        db,
+        vec![TaskActivity {
+            integration_id,
+            task_id,
+            attempt,
+            rows,
+        }],
+    )
+    .await
+}
+
+/// Adds the rows of several task runs in one statement; rows that know only their location
+/// are given its member first (one query for all of them).
+pub async fn record_many<C: ConnectionTrait>(
+    db: &C,
+    mut runs: Vec<TaskActivity>,
+) -> StoreResult<()> {
+    let mut unnamed: Vec<i64> = runs
+        .iter()
+        .flat_map(|r| &r.rows)
+        .filter(|r| r.member_id.is_none())
+        .filter_map(|r| r.location_id)
+        .collect();
+    if runs.iter().all(|r| r.rows.is_empty()) {
         return Ok(());
     }
+    unnamed.sort_unstable();
+    unnamed.dedup();
+    let members: std::collections::HashMap<i64, i64> =
+        super::members::members_of_locations(db, &unnamed)
+            .await?
+            .into_iter()
+            .collect();
     let at = now_ms();
-    let models = rows.into_iter().map(|r| sync_activity::ActiveModel {
-        integration_id: Set(integration_id),
-        direction: Set(r.direction.to_owned()),
-        kind: Set(r.kind.to_owned()),
-        member_id: Set(r.member_id),
-        location_id: Set(r.location_id),
-        st_id: Set(r.st_id),
-        task_id: Set(task_id),
-        result: Set(r.result.to_owned()),
-        attempt: Set(attempt),
-        fields: Set(fields_json(&r.fields)),
-        error: Set(r.error.map(|e| e.chars().take(2000).collect())),
-        at_ms: Set(at),
-        ..Default::default()
-    });
+    let mut models = Vec::new();
+    for run in &mut runs {
+        for r in run.rows.drain(..) {
+            let member_id = r
+                .member_id
+                .or_else(|| r.location_id.and_then(|l| members.get(&l).copied()));
+            models.push(sync_activity::ActiveModel {
+                integration_id: Set(run.integration_id),
+                direction: Set(r.direction.to_owned()),
+                kind: Set(r.kind.to_owned()),
+                member_id: Set(member_id),
+                location_id: Set(r.location_id),
+                st_id: Set(r.st_id),
+                task_id: Set(run.task_id),
+                result: Set(r.result.to_owned()),
+                attempt: Set(run.attempt),
+                fields: Set(fields_json(&r.fields)),
+                error: Set(r.error.map(|e| e.chars().take(2000).collect())),
+                at_ms: Set(at),
+                ..Default::default()
+            });
+        }
+    }
     sync_activity::Entity::insert_many(models).exec(db).await?;
     Ok(())
 }

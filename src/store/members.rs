@@ -183,6 +183,23 @@ pub async fn location<C: ConnectionTrait>(db: &C, id: i64) -> StoreResult<Option
     Ok(service_location::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The member of each of these locations (one query), as `(location, member)` pairs.
+pub async fn members_of_locations<C: ConnectionTrait>(
+    db: &C,
+    location_ids: &[i64],
+) -> StoreResult<Vec<(i64, i64)>> {
+    if location_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(service_location::Entity::find()
+        .filter(service_location::Column::Id.is_in(location_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l.member_id))
+        .collect())
+}
+
 /// A partner's location by the platform's ID.
 pub async fn location_by_external<C: ConnectionTrait>(
     db: &C,

@@ -102,6 +102,30 @@ pub async fn touch_last_sync<C: ConnectionTrait>(db: &C, integration_id: i64) ->
     Ok(())
 }
 
+/// [`touch_last_sync`] for several integrations in one statement.
+pub async fn touch_last_sync_many<C: ConnectionTrait>(
+    db: &C,
+    integration_ids: &[i64],
+) -> StoreResult<()> {
+    if integration_ids.is_empty() {
+        return Ok(());
+    }
+    let b = db.get_database_backend();
+    let list = (0..integration_ids.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut values: Vec<sea_orm::Value> = vec![chrono::Utc::now().into()];
+    values.extend(integration_ids.iter().map(|id| sea_orm::Value::from(*id)));
+    db.execute_raw(stmt(
+        b,
+        &format!("UPDATE integrations SET last_sync_at = $1 WHERE id IN ({list})"),
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
 /// The membership type mapped to a plan code, if any.
 pub async fn plan_mapping<C: ConnectionTrait>(
     db: &C,

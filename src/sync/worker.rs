@@ -24,6 +24,7 @@ use crate::store::tasks::{self, ClaimRequest, FailOutcome, Task};
 use crate::store::{StoreError, StoreResult, integrations, now_ms, platform};
 
 use super::error::{HandlerError, SyncError};
+use super::handlers::Finished;
 use super::{SyncContext, WorkerOptions, backoff, client_for, handlers, ops, poll};
 use crate::store::task_kind::TaskKind;
 
@@ -193,15 +194,18 @@ impl Clients {
 /// done in one statement.
 #[derive(Clone)]
 struct Completer {
-    tx: mpsc::UnboundedSender<(i64, oneshot::Sender<Result<bool, String>>)>,
+    tx: mpsc::UnboundedSender<Completion>,
 }
 
+/// A finished task on its way to the completion batch, with the answer it waits for.
+type Completion = (i64, Finished, oneshot::Sender<Result<bool, String>>);
+
 impl Completer {
-    /// Marks `id` done; `false` when the lease was lost.
-    async fn complete(&self, id: i64) -> StoreResult<bool> {
+    /// Marks `id` done and records what it did; `false` when the lease was lost.
+    async fn complete(&self, id: i64, finished: Finished) -> StoreResult<bool> {
         let (tx, rx) = oneshot::channel();
         let gone = || StoreError::Unavailable("the worker is stopping".into());
-        self.tx.send((id, tx)).map_err(|_| gone())?;
+        self.tx.send((id, finished, tx)).map_err(|_| gone())?;
         rx.await
             .map_err(|_| gone())?
             .map_err(StoreError::Unavailable)
@@ -211,12 +215,12 @@ impl Completer {
 /// Most tasks one completion statement marks done.
 const COMPLETE_BATCH: usize = 256;
 
-/// Marks finished tasks done, batching those that finish while the previous statement is in
-/// flight: one round trip per batch instead of one per task, and no waiting to fill a batch.
-async fn complete_batches(
-    ctx: Arc<SyncContext>,
-    mut rx: mpsc::UnboundedReceiver<(i64, oneshot::Sender<Result<bool, String>>)>,
-) {
+/// Marks finished tasks done, batching those that finish while the previous batch is in
+/// flight: one transaction per batch instead of several statements per task, and no waiting
+/// to fill a batch. The same transaction adds the batch's activity-log rows (of the tasks it
+/// marked done: a task whose lease was lost runs again and logs then) and moves the last
+/// sync of the integrations written to.
+async fn complete_batches(ctx: Arc<SyncContext>, mut rx: mpsc::UnboundedReceiver<Completion>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < COMPLETE_BATCH {
@@ -225,22 +229,56 @@ async fn complete_batches(
                 Err(_) => break,
             }
         }
-        let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-        match tasks::complete_many(ctx.state.store.db(), &ids, &ctx.opts.owner).await {
+        let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+        let result = complete_with_activity(&ctx, &ids, &batch).await;
+        match result {
             Ok(done) => {
-                for (id, reply) in batch {
+                for (id, _, reply) in batch {
                     let _ = reply.send(Ok(done.contains(&id)));
                 }
             }
             Err(e) => {
                 // Each waiting task retries through `record_outcome`, for as long as its lease.
                 let why = e.to_string();
-                for (_, reply) in batch {
+                for (_, _, reply) in batch {
                     let _ = reply.send(Err(why.clone()));
                 }
             }
         }
     }
+}
+
+async fn complete_with_activity(
+    ctx: &SyncContext,
+    ids: &[i64],
+    batch: &[Completion],
+) -> StoreResult<Vec<i64>> {
+    let db = ctx.state.store.db();
+    let logs = batch.iter().any(|(_, f, _)| f.wrote || !f.activity.rows.is_empty());
+    if !logs {
+        return tasks::complete_many(db, ids, &ctx.opts.owner).await;
+    }
+    let txn = tasks::begin_write(db).await?;
+    let done = tasks::complete_many(&txn, ids, &ctx.opts.owner).await?;
+    let mut written: Vec<i64> = Vec::new();
+    let mut runs = Vec::new();
+    for (id, f, _) in batch {
+        if !done.contains(id) {
+            continue;
+        }
+        if f.wrote {
+            written.push(f.activity.integration_id);
+        }
+        if !f.activity.rows.is_empty() {
+            runs.push(f.activity.clone());
+        }
+    }
+    written.sort_unstable();
+    written.dedup();
+    crate::store::activity::record_many(&txn, runs).await?;
+    platform::touch_last_sync_many(&txn, &written).await?;
+    txn.commit().await?;
+    Ok(done)
 }
 
 /// The tasks this worker is running, each with the moment its lease (as last written to the
@@ -377,13 +415,14 @@ impl Run<'_> {
             None => handlers::run(ctx, &task).await,
         };
         let outcome = match result {
-            Ok(()) => {
+            Ok(finished) => {
                 let mut tried = false;
                 let completer = self.completer;
                 let done = record_outcome(leases, task.id, "done", || {
                     let first = !tried;
                     tried = true;
-                    async move { Ok((completer.complete(task.id).await?, first)) }
+                    let finished = finished.clone();
+                    async move { Ok((completer.complete(task.id, finished).await?, first)) }
                 });
                 match done.await {
                     Some((true, _)) => "done",

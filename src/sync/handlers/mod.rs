@@ -38,8 +38,19 @@ impl Run<'_> {
     }
 }
 
+/// What a task that succeeded leaves for the worker to record with its completion (in the
+/// same transaction, batched with other tasks'): its activity rows and whether it wrote to
+/// ServiceTitan (the integration's last sync).
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// The task's activity rows (empty when the log is off).
+    pub activity: activity::TaskActivity,
+    /// Whether anything was written to ServiceTitan.
+    pub wrote: bool,
+}
+
 /// Runs one task's handler, reading its integration first.
-pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
+pub async fn run(ctx: &SyncContext, task: &Task) -> Result<Finished, HandlerError> {
     let db = ctx.state.store.db();
     let integration = crate::store::integrations::find(db, task.integration_id)
         .await?
@@ -49,15 +60,16 @@ pub async fn run(ctx: &SyncContext, task: &Task) -> Result<(), HandlerError> {
 }
 
 /// Runs one task's handler with its integration row (as read after the claim) and that
-/// integration's tenant client (the worker reads a batch's rows at once and reuses clients),
-/// then records its writes (and a failure) in the activity log, the integration's last sync,
-/// and its credential health.
+/// integration's tenant client (the worker reads a batch's rows at once and reuses clients).
+/// A success returns its writes for the activity log and the last sync, which the worker
+/// records with the task's completion; a failure records them (and the failure) here, and
+/// counts a credential refusal towards the integration's health.
 pub async fn run_with(
     ctx: &SyncContext,
     task: &Task,
     integration: Integration,
     client: TenantClient,
-) -> Result<(), HandlerError> {
+) -> Result<Finished, HandlerError> {
     let db = ctx.state.store.db();
     let job = Run {
         ctx,
@@ -70,16 +82,26 @@ pub async fn run_with(
     let result = dispatch(&job, kind.clone()).await;
     let mut rows = std::mem::take(&mut *job.log.lock());
     let wrote = rows.iter().any(|r| r.direction == activity::direction::OUT);
-    if let Err(e) = &result
-        && ctx.state.settings.sync.activity_log
-        && let Some(row) = failure_row(&kind, e, task.attempts >= ctx.opts.max_attempts)
+    let Err(e) = result else {
+        if job.integration.auth_failures > 0 {
+            sync_control::credentials_accepted(db, job.integration.id).await?;
+        }
+        return Ok(Finished {
+            activity: activity::TaskActivity {
+                integration_id: job.integration.id,
+                task_id: Some(task.id),
+                attempt: task.attempts,
+                rows,
+            },
+            wrote,
+        });
+    };
+    if ctx.state.settings.sync.activity_log
+        && let Some(row) = failure_row(&kind, &e, task.attempts >= ctx.opts.max_attempts)
     {
         rows.push(row);
     }
-    // Bookkeeping must not turn a finished write into a retry: failures here are logged.
-    if let Err(e) = fill_members(db, &mut rows).await {
-        tracing::warn!(task_id = task.id, error = %e, "could not name the members of sync activity");
-    }
+    // Bookkeeping must not turn a failure into another failure: problems here are logged.
     if let Err(e) =
         activity::record(db, job.integration.id, Some(task.id), task.attempts, rows).await
     {
@@ -88,35 +110,10 @@ pub async fn run_with(
     if wrote && let Err(e) = platform::touch_last_sync(db, job.integration.id).await {
         tracing::warn!(task_id = task.id, error = %e, "could not record the last sync");
     }
-    match result {
-        Err(HandlerError::Refused(reason)) => {
-            super::health::credentials_refused(ctx, &job.integration, &reason).await;
-            Err(HandlerError::Refused(reason))
-        }
-        Ok(()) if job.integration.auth_failures > 0 => {
-            sync_control::credentials_accepted(db, job.integration.id).await?;
-            Ok(())
-        }
-        other => other,
+    if let HandlerError::Refused(reason) = &e {
+        super::health::credentials_refused(ctx, &job.integration, reason).await;
     }
-}
-
-/// Names the member of rows that know only the location (one read per location).
-async fn fill_members(
-    db: &sea_orm::DatabaseConnection,
-    rows: &mut [NewActivity],
-) -> crate::store::StoreResult<()> {
-    let mut known: Vec<(i64, i64)> = Vec::new();
-    for r in rows.iter_mut().filter(|r| r.member_id.is_none()) {
-        let Some(loc) = r.location_id else { continue };
-        if let Some((_, m)) = known.iter().find(|(l, _)| *l == loc) {
-            r.member_id = Some(*m);
-        } else if let Some(l) = crate::store::members::location(db, loc).await? {
-            known.push((loc, l.member_id));
-            r.member_id = Some(l.member_id);
-        }
-    }
-    Ok(())
+    Err(e)
 }
 
 /// The log row of a failed task: what it was writing, for whom, and why it failed.
