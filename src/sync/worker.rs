@@ -254,7 +254,9 @@ async fn complete_with_activity(
     batch: &[Completion],
 ) -> StoreResult<Vec<i64>> {
     let db = ctx.state.store.db();
-    let logs = batch.iter().any(|(_, f, _)| f.wrote || !f.activity.rows.is_empty());
+    let logs = batch
+        .iter()
+        .any(|(_, f, _)| f.wrote || !f.activity.rows.is_empty());
     if !logs {
         return tasks::complete_many(db, ids, &ctx.opts.owner).await;
     }
