@@ -75,6 +75,10 @@ pub struct SyncContext {
     pub catalog: Arc<Catalog>,
     /// Tuning.
     pub opts: WorkerOptions,
+    /// When this worker last moved each integration's last sync (written at most once a
+    /// second per integration).
+    pub last_sync_touched:
+        Arc<parking_lot::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
 
 impl SyncContext {
@@ -85,6 +89,7 @@ impl SyncContext {
             catalog: state.catalog.clone(),
             opts,
             state,
+            last_sync_touched: Arc::default(),
         })
     }
 }
