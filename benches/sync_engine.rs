@@ -542,6 +542,18 @@ async fn scale_out(url: &str) {
     let db_url = e.state.settings.database_url.clone();
     let key = e.state.settings.encryption_key.clone();
     let total = scale(8000);
+    // The 429s the sandbox has answered so far, all tenants together.
+    let limited_calls = || -> u64 {
+        (0..n_tenants)
+            .map(|i| {
+                e.sandbox
+                    .state
+                    .call_counts(9_000_000 + i as i64)
+                    .map(|c| c.1)
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
     // With 4 slots a process is bound by ServiceTitan's latency (at most 200 tasks/s), as a
     // real worker is at real latencies: the series shows what the claim protocol gives a
     // second process. With 16 slots one process already uses most of the two cores (sandbox,
@@ -557,15 +569,7 @@ async fn scale_out(url: &str) {
             for (iid, _, locs) in &e.tenants {
                 bulk_enqueue(&e.state, *iid, locs[0], total / n_tenants).await;
             }
-            let limited0: u64 = (0..n_tenants)
-                .map(|i| {
-                    e.sandbox
-                        .state
-                        .call_counts(9_000_000 + i as i64)
-                        .map(|c| c.1)
-                        .unwrap_or(0)
-                })
-                .sum();
+            let limited0 = limited_calls();
             let mut children: Vec<Child> = (0..procs)
                 .map(|_| spawn_child(&db_url, &e.sandbox.base_url, &key, rate, slots))
                 .collect();
@@ -589,16 +593,7 @@ async fn scale_out(url: &str) {
             ),
         )
         .await;
-            let limited: u64 = (0..n_tenants)
-                .map(|i| {
-                    e.sandbox
-                        .state
-                        .call_counts(9_000_000 + i as i64)
-                        .map(|c| c.1)
-                        .unwrap_or(0)
-                })
-                .sum::<u64>()
-                - limited0;
+            let limited: u64 = limited_calls() - limited0;
             let tps = total as f64 / secs;
             rates.push(tps);
             let plural = if procs == 1 { "process" } else { "processes" };
