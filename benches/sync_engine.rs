@@ -171,6 +171,7 @@ async fn env(db: Db<'_>, shape: Shape) -> Env {
             backfill_done: Set(0),
             version: Set(0),
             auth_failures: Set(0),
+            scope_refusals: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

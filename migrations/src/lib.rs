@@ -10,6 +10,7 @@ mod m0005_export_feeds;
 mod m0006_task_queue_indexes;
 mod m0007_sync_activity;
 mod m0008_not_offered;
+mod m0009_scope_refusals;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_task_queue_indexes::Migration),
             Box::new(m0007_sync_activity::Migration),
             Box::new(m0008_not_offered::Migration),
+            Box::new(m0009_scope_refusals::Migration),
         ]
     }
 }

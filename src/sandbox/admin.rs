@@ -108,6 +108,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/lose-next-answer", web::post().to(lose_next_answer))
             .route("/tokens/expire", web::post().to(expire_tokens))
             .route("/clients/{id}/revoke", web::post().to(revoke_client))
+            .route("/clients/{id}/scopes", web::put().to(client_scopes))
             .route("/token-ttl", web::put().to(token_ttl)),
     );
 }
@@ -227,6 +228,42 @@ async fn revoke_client(state: State, id: web::Path<String>) -> HttpResponse {
     } else {
         bad(format!("unknown client {id}"))
     }
+}
+
+/// `{"denyModules": ["memberships"]}`: the modules whose scope the client loses (all others
+/// are given back), as a tenant admin editing the app's scopes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Scopes {
+    deny_modules: Vec<String>,
+}
+
+const MODULES: [&str; 8] = [
+    "crm",
+    "jpm",
+    "dispatch",
+    "settings",
+    "memberships",
+    "pricebook",
+    "accounting",
+    "marketing",
+];
+
+async fn client_scopes(
+    state: State,
+    id: web::Path<String>,
+    body: web::Json<Scopes>,
+) -> HttpResponse {
+    let denied = body.into_inner().deny_modules;
+    if let Some(m) = denied.iter().find(|m| !MODULES.contains(&m.as_str())) {
+        return bad(format!("denyModules: unknown module {m}"));
+    }
+    for m in MODULES {
+        if !state.deny_module(&id, m, denied.iter().any(|d| d == m)) {
+            return bad(format!("unknown client {id}"));
+        }
+    }
+    HttpResponse::Ok().json(json!({"clientId": id.as_str(), "denyModules": denied}))
 }
 
 async fn token_ttl(state: State, body: web::Json<Ttl>) -> HttpResponse {

@@ -100,7 +100,7 @@ pub(crate) async fn api(
             _ => h,
         }
     });
-    let entry = match state.access(token, tenant_id) {
+    let entry = match state.access(token, tenant_id, &module) {
         Access::Granted(e) => e,
         Access::NoToken => return unauthorized("The Authorization header is missing."),
         Access::BadToken => return unauthorized("The access token is invalid or has expired."),
@@ -114,6 +114,12 @@ pub(crate) async fn api(
             return problem(&Problem::new(
                 403,
                 format!("This client is not granted access to tenant {tenant_id}."),
+            ));
+        }
+        Access::ScopeDenied => {
+            return problem(&Problem::new(
+                403,
+                "Provided authentication is insufficient to grant access",
             ));
         }
     };

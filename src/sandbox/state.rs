@@ -19,6 +19,9 @@ struct Client {
     secret: String,
     tenants: HashSet<i64>,
     token_requests: u64,
+    /// API modules (`crm`, `memberships`, ...) whose scope the tenant withdrew from this
+    /// client: every call there is answered 403 while the token itself stays good.
+    denied_modules: HashSet<String>,
 }
 
 /// A tenant's data plus its rate limiter.
@@ -121,6 +124,8 @@ pub(crate) enum Access {
     BadToken,
     UnknownTenant,
     NotGranted,
+    /// The client holds the tenant but not the scope of this module.
+    ScopeDenied,
 }
 
 impl SandboxState {
@@ -165,6 +170,7 @@ impl SandboxState {
                 secret: client_secret.to_owned(),
                 tenants: HashSet::new(),
                 token_requests: 0,
+                denied_modules: HashSet::new(),
             })
             .tenants
             .insert(tenant_id);
@@ -413,6 +419,21 @@ impl SandboxState {
         true
     }
 
+    /// Withdraws (`denied = true`) or gives back the scope of API `module` from `client_id`,
+    /// as a tenant admin does by editing the app's scopes. `false` for an unknown client.
+    pub fn deny_module(&self, client_id: &str, module: &str, denied: bool) -> bool {
+        let mut clients = self.inner.clients.lock();
+        let Some(c) = clients.get_mut(client_id) else {
+            return false;
+        };
+        if denied {
+            c.denied_modules.insert(module.to_owned());
+        } else {
+            c.denied_modules.remove(module);
+        }
+        true
+    }
+
     /// Token requests made with `client_id` (accepted or not).
     pub fn token_requests(&self, client_id: &str) -> u64 {
         self.inner
@@ -463,7 +484,7 @@ impl SandboxState {
     }
 
     /// Token, tenant and grant checks for one call.
-    pub(crate) fn access(&self, token: Option<&str>, tenant_id: i64) -> Access {
+    pub(crate) fn access(&self, token: Option<&str>, tenant_id: i64, module: &str) -> Access {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Access::NoToken;
         };
@@ -474,16 +495,12 @@ impl SandboxState {
         let Some(entry) = self.entry(tenant_id) else {
             return Access::UnknownTenant;
         };
-        let granted = self
-            .inner
-            .clients
-            .lock()
-            .get(&client_id)
-            .is_some_and(|c| c.tenants.contains(&tenant_id));
-        if granted {
-            Access::Granted(entry)
-        } else {
-            Access::NotGranted
+        let clients = self.inner.clients.lock();
+        match clients.get(&client_id) {
+            Some(c) if !c.tenants.contains(&tenant_id) => Access::NotGranted,
+            Some(c) if c.denied_modules.contains(module) => Access::ScopeDenied,
+            Some(_) => Access::Granted(entry),
+            None => Access::NotGranted,
         }
     }
 }

@@ -248,7 +248,13 @@ impl TenantClient {
         if status == 429 {
             Counters::bump(&shared.counters.rate_limited);
         }
-        let err = Error::from_response(status, &bytes, retry_after);
+        let err = match Error::from_response(status, &bytes, retry_after) {
+            // Which call lacked a scope is what the operator needs to fix it.
+            Error::Forbidden(title) => {
+                Error::Forbidden(format!("{title}: {method} {}", path_of(url)))
+            }
+            e => e,
+        };
         if status == 401 {
             return Err(Attempt::Unauthorized(token.generation, err));
         }
@@ -308,6 +314,13 @@ enum Attempt {
     NotSent(Error),
     /// Failed after the request may have reached ServiceTitan.
     Failed(Error),
+}
+
+/// The path of an absolute URL (the tenant's API path), for error messages.
+fn path_of(url: &str) -> &str {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(url)
 }
 
 #[cfg(test)]

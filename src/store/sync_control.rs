@@ -50,17 +50,36 @@ pub async fn touch_inbound<C: ConnectionTrait>(db: &C, integration_id: i64) -> S
     Ok(())
 }
 
-/// Counts one more credential refusal; returns the count of consecutive refusals.
-pub async fn credentials_refused<C: ConnectionTrait>(
+/// What ServiceTitan refused. Counted apart: a missing scope fails only the calls to its
+/// module, so the successes of every other call must not reset its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The credentials or the token (every call fails).
+    Credentials,
+    /// A scope the app needs (403 on one module's calls).
+    Scope,
+}
+
+/// The column that counts refusals of `refusal`'s kind.
+fn refusal_column(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Credentials => "auth_failures",
+        Refusal::Scope => "scope_refusals",
+    }
+}
+
+/// Counts one more refusal of this kind; returns the count since the last reset.
+pub async fn refused<C: ConnectionTrait>(
     db: &C,
     integration_id: i64,
+    refusal: Refusal,
 ) -> StoreResult<i32> {
     let b = db.get_database_backend();
+    let col = refusal_column(refusal);
     let row = db
         .query_one_raw(stmt(
             b,
-            "UPDATE integrations SET auth_failures = auth_failures + 1 WHERE id = $1 \
-             RETURNING auth_failures",
+            &format!("UPDATE integrations SET {col} = {col} + 1 WHERE id = $1 RETURNING {col}"),
             vec![integration_id.into()],
         ))
         .await?;
@@ -70,15 +89,30 @@ pub async fn credentials_refused<C: ConnectionTrait>(
     })
 }
 
-/// Resets the refusal count after ServiceTitan accepted a call (a no-op when already zero).
-pub async fn credentials_accepted<C: ConnectionTrait>(
+/// Resets the count of refusals of this kind: ServiceTitan accepted what it refused (a no-op
+/// when already zero).
+pub async fn accepted<C: ConnectionTrait>(
     db: &C,
     integration_id: i64,
+    refusal: Refusal,
 ) -> StoreResult<()> {
+    let b = db.get_database_backend();
+    let col = refusal_column(refusal);
+    db.execute_raw(stmt(
+        b,
+        &format!("UPDATE integrations SET {col} = 0 WHERE id = $1 AND {col} <> 0"),
+        vec![integration_id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Resets both refusal counts (the integration was disconnected: the reconnect starts clean).
+pub async fn refusals_cleared<C: ConnectionTrait>(db: &C, integration_id: i64) -> StoreResult<()> {
     let b = db.get_database_backend();
     db.execute_raw(stmt(
         b,
-        "UPDATE integrations SET auth_failures = 0 WHERE id = $1 AND auth_failures <> 0",
+        "UPDATE integrations SET auth_failures = 0, scope_refusals = 0 WHERE id = $1",
         vec![integration_id.into()],
     ))
     .await?;

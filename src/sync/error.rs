@@ -21,8 +21,23 @@ pub enum HandlerError {
     /// ServiceTitan refused the integration's credentials or a scope (token 400/401, API 401
     /// after a refresh, 403). The handler dispatcher counts it towards `disconnected` and hands
     /// the worker a retry; the worker treats one that reaches it as a retry too.
-    #[error("{0}")]
-    Refused(String),
+    #[error("{reason}")]
+    Refused {
+        /// What ServiceTitan said (and, for a scope, which call).
+        reason: String,
+        /// Which count it goes to.
+        refusal: Refusal,
+    },
+}
+
+pub use crate::store::sync_control::Refusal;
+
+/// How a 403 reads in a task's `last_error` (the text of `servicetitan::Error::Forbidden`).
+const SCOPE_REFUSED_TEXT: &str = "ServiceTitan denied access (403)";
+
+/// Whether a task's `last_error` says ServiceTitan refused it a scope.
+pub fn is_scope_refusal(last_error: &str) -> bool {
+    last_error.contains(SCOPE_REFUSED_TEXT)
 }
 
 impl HandlerError {
@@ -49,9 +64,14 @@ impl From<servicetitan::Error> for HandlerError {
                 HandlerError::Permanent(e.to_string())
             }
             E::Decode(_) => HandlerError::Permanent(e.to_string()),
-            E::InvalidCredentials | E::Unauthorized(_) | E::Forbidden(_) => {
-                HandlerError::Refused(e.to_string())
-            }
+            E::InvalidCredentials | E::Unauthorized(_) => HandlerError::Refused {
+                reason: e.to_string(),
+                refusal: Refusal::Credentials,
+            },
+            E::Forbidden(_) => HandlerError::Refused {
+                reason: e.to_string(),
+                refusal: Refusal::Scope,
+            },
             _ => HandlerError::retry(e.to_string()),
         }
     }
@@ -83,4 +103,31 @@ pub enum SyncError {
     /// A backfill page failed.
     #[error("backfill: {0}")]
     Backfill(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_403_is_a_scope_refusal_and_reads_as_one_in_last_error() {
+        let e = HandlerError::from(servicetitan::Error::Forbidden("no scope: GET /x".into()));
+        let HandlerError::Refused { reason, refusal } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*refusal, Refusal::Scope);
+        assert!(is_scope_refusal(reason));
+        assert!(is_scope_refusal(&format!(
+            "gave up after 5 attempts: {reason}"
+        )));
+        let creds = HandlerError::from(servicetitan::Error::InvalidCredentials);
+        assert!(matches!(
+            creds,
+            HandlerError::Refused {
+                refusal: Refusal::Credentials,
+                ..
+            }
+        ));
+        assert!(!is_scope_refusal(&creds.to_string()));
+    }
 }

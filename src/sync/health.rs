@@ -14,6 +14,7 @@ use crate::mail::messages;
 use crate::state::AppState;
 use crate::store::integrations::{self, Actor, ApplyError, Patch};
 use crate::store::platform::{self, Integration};
+use crate::store::sync_control::Refusal;
 use crate::store::tasks::{self, QueueStats};
 use crate::store::{StoreResult, activity, now_ms, outbox, partners, sync_control, users};
 
@@ -42,32 +43,45 @@ pub struct Alert {
     pub message: String,
 }
 
-/// Counts a credential refusal; the `sync.auth_failures_to_disconnect`-th in a row moves the
+/// Counts a refusal: the `sync.auth_failures_to_disconnect`-th credential refusal in a row, or
+/// as many 403s for a scope (not reset by the calls other modules answer), moves the
 /// integration to `disconnected` with the reason and emails the partner's admins. Failures
 /// here are logged: the task is retried either way.
-pub async fn credentials_refused(ctx: &SyncContext, integration: &Integration, reason: &str) {
-    if let Err(e) = refused(&ctx.state, integration.id, reason).await {
-        tracing::warn!(integration_id = integration.id, error = %e, "could not record a credential refusal");
+pub async fn refused(ctx: &SyncContext, integration: &Integration, reason: &str, refusal: Refusal) {
+    if let Err(e) = count_refusal(&ctx.state, integration.id, reason, refusal).await {
+        tracing::warn!(integration_id = integration.id, error = %e, "could not record a refusal");
     }
 }
 
-async fn refused(state: &AppState, integration_id: i64, reason: &str) -> Result<(), ApplyError> {
+async fn count_refusal(
+    state: &AppState,
+    integration_id: i64,
+    reason: &str,
+    refusal: Refusal,
+) -> Result<(), ApplyError> {
     let db = state.store.db();
-    let count = sync_control::credentials_refused(db, integration_id).await?;
+    let count = sync_control::refused(db, integration_id, refusal).await?;
     let needed = state.settings.sync.auth_failures_to_disconnect.max(1);
     if count < needed {
         tracing::info!(
             integration_id,
             count,
             needed,
-            "ServiceTitan refused the credentials"
+            ?refusal,
+            %reason,
+            "ServiceTitan refused a call"
         );
         return Ok(());
     }
     let Some(row) = integrations::find(db, integration_id).await? else {
         return Ok(());
     };
-    let why = format!("{reason} ({count} times in a row)");
+    let why = match refusal {
+        Refusal::Credentials => format!("{reason} ({count} times in a row)"),
+        Refusal::Scope => format!(
+            "{reason} ({count} times): the API application lacks a scope; add it in ServiceTitan, then reconnect"
+        ),
+    };
     let event = Event::credentials_failed(&why);
     let Ok(from) = integrations::state_of(&row) else {
         return Ok(());
@@ -87,7 +101,7 @@ async fn refused(state: &AppState, integration_id: i64, reason: &str) -> Result<
         Err(ApplyError::Stale | ApplyError::Illegal(_)) => return Ok(()),
         Err(e) => return Err(e),
     }
-    sync_control::credentials_accepted(&txn, integration_id).await?;
+    sync_control::refusals_cleared(&txn, integration_id).await?;
     let partner = partners::get(&txn, row.partner_id).await?;
     let link = format!(
         "{}/settings/integrations/servicetitan",
@@ -274,6 +288,7 @@ mod tests {
             sync_paused_by: None,
             last_inbound_at: None,
             auth_failures: 0,
+            scope_refusals: 0,
             ops_alert_at: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),

@@ -460,7 +460,9 @@ impl Run<'_> {
                     // A credential refusal is retried (the integration is disconnected by
                     // `handlers::run_with` once refusals repeat, and its tasks wait for the
                     // reconnect).
-                    HandlerError::Refused(reason) if task.attempts < ctx.opts.max_attempts => {
+                    HandlerError::Refused { reason, .. }
+                        if task.attempts < ctx.opts.max_attempts =>
+                    {
                         let d = backoff::delay(
                             task.attempts,
                             ctx.opts.backoff_base,
@@ -480,7 +482,7 @@ impl Run<'_> {
                         );
                         (reason.clone(), Some(now_ms() + d.as_millis() as i64))
                     }
-                    HandlerError::Retry { reason, .. } | HandlerError::Refused(reason) => (
+                    HandlerError::Retry { reason, .. } | HandlerError::Refused { reason, .. } => (
                         format!("gave up after {} attempts: {reason}", task.attempts),
                         None,
                     ),

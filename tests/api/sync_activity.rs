@@ -948,3 +948,97 @@ async fn activity_older_than_the_retention_is_pruned() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_withdrawn_scope_disconnects_even_while_the_other_calls_succeed() {
+    let w = world(1).await;
+    let _admin = sign_in(
+        &w,
+        "admin@p0.test",
+        Role::PartnerAdmin,
+        Some(w.partners[0].partner_id),
+    )
+    .await;
+    assert_eq!(
+        w.put_member(0, "m-1", &member_body(1, None)).await.status(),
+        200
+    );
+    let (_, location_id) = location_of(&w, 0, "loc-1").await;
+    let _stop = spawn_worker(
+        w.app.state.clone(),
+        test_worker_options(&w.app.state.settings),
+    );
+    let st_location = wait_for("location link", WAIT, || async {
+        st_link(&w, 0, links::kind::LOCATION, location_id).await
+    })
+    .await;
+    // The tenant admin takes the Memberships scope away from the app; CRM calls still work.
+    let r = w
+        .app
+        .http
+        .put(format!(
+            "{}/_sandbox/clients/{}/scopes",
+            w.sandbox.base_url,
+            tenant_seed(0).client_id
+        ))
+        .json(&json!({"denyModules": ["memberships"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(
+        w.put_member(0, "m-1", &member_body(1, Some("plus")))
+            .await
+            .status(),
+        200
+    );
+    // Credit writes (CRM) go through between the refused membership calls.
+    let iid = w.partners[0].integration_id;
+    let db = w.app.state.store.db();
+    let mut n = 0;
+    let wr = &w;
+    let row = wait_for("disconnected", WAIT, || {
+        n += 1;
+        let key = format!("between-{n}");
+        async move {
+            credit(wr, "loc-1", n, &key).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            titanbridge::store::integrations::find(db, iid)
+                .await
+                .unwrap()
+                .filter(|r| r.state == "disconnected")
+        }
+    })
+    .await;
+    let reason = row.state_reason.unwrap_or_default();
+    assert!(reason.contains("(403)"), "{reason}");
+    assert!(
+        reason.contains("/memberships/v2/tenant/"),
+        "names the call: {reason}"
+    );
+    assert!(reason.contains("lacks a scope"), "{reason}");
+    assert_eq!(row.scope_refusals, 0, "the reconnect starts clean");
+    // Credits were written meanwhile: the credential count never moved.
+    let field = w
+        .snapshot(0)
+        .locations
+        .iter()
+        .find(|l| l.id == st_location)
+        .map(|l| l.custom_fields.len())
+        .unwrap_or(0);
+    assert!(field > 0, "credit field written before the disconnect");
+    assert_eq!(row.auth_failures, 0);
+    let mails = outbound_email::Entity::find()
+        .filter(outbound_email::Column::IntegrationId.eq(iid))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(mails.len(), 1, "one email");
+    let events = integration_event::Entity::find()
+        .filter(integration_event::Column::IntegrationId.eq(iid))
+        .filter(integration_event::Column::Event.eq("credentials_failed"))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(events, 1);
+}

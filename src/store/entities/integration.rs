@@ -42,6 +42,9 @@ pub struct Model {
     pub last_inbound_at: Option<DateTimeUtc>,
     /// Consecutive times ServiceTitan refused the credentials (reset by a success).
     pub auth_failures: i32,
+    /// ServiceTitan's 403s (a scope the app lacks) since the last reconnect or since a task
+    /// refused that way succeeded; not reset by calls to the modules the app still holds.
+    pub scope_refusals: i32,
     /// When ops were last alerted about this integration (digest at most hourly).
     pub ops_alert_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

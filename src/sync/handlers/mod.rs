@@ -17,7 +17,7 @@ use crate::store::sync_control;
 use crate::store::task_kind::TaskKind;
 use crate::store::tasks::Task;
 
-use super::error::HandlerError;
+use super::error::{HandlerError, Refusal, is_scope_refusal};
 use super::{SyncContext, client_for};
 
 /// What a handler works with.
@@ -27,11 +27,17 @@ pub(crate) struct Run<'a> {
     pub client: TenantClient,
     /// The writes made so far, for the activity log (written when the handler returns).
     log: Mutex<Vec<NewActivity>>,
+    /// Whether anything was written to ServiceTitan (the last sync moves, log on or off).
+    wrote_any: std::sync::atomic::AtomicBool,
 }
 
 impl Run<'_> {
-    /// Notes a write made to ServiceTitan (kept only when the activity log is on).
+    /// Notes a write made to ServiceTitan (its row is kept only when the activity log is on).
     pub fn wrote(&self, row: NewActivity) {
+        if row.direction == activity::direction::OUT {
+            self.wrote_any
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.ctx.state.settings.sync.activity_log {
             self.log.lock().push(row);
         }
@@ -76,15 +82,22 @@ pub async fn run_with(
         integration,
         client,
         log: Mutex::new(Vec::new()),
+        wrote_any: std::sync::atomic::AtomicBool::new(false),
     };
     let kind = TaskKind::from_row(task.integration_id, &task.kind, &task.payload)
         .map_err(|e| HandlerError::Permanent(e.to_string()))?;
     let result = dispatch(&job, kind.clone()).await;
     let mut rows = std::mem::take(&mut *job.log.lock());
-    let wrote = rows.iter().any(|r| r.direction == activity::direction::OUT);
+    let wrote = job.wrote_any.load(std::sync::atomic::Ordering::Relaxed);
     let Err(e) = result else {
         if job.integration.auth_failures > 0 {
-            sync_control::credentials_accepted(db, job.integration.id).await?;
+            sync_control::accepted(db, job.integration.id, Refusal::Credentials).await?;
+        }
+        // The task that was refused a scope now went through: the scope is back.
+        if job.integration.scope_refusals > 0
+            && task.last_error.as_deref().is_some_and(is_scope_refusal)
+        {
+            sync_control::accepted(db, job.integration.id, Refusal::Scope).await?;
         }
         return Ok(Finished {
             activity: activity::TaskActivity {
@@ -110,8 +123,8 @@ pub async fn run_with(
     if wrote && let Err(e) = platform::touch_last_sync(db, job.integration.id).await {
         tracing::warn!(task_id = task.id, error = %e, "could not record the last sync");
     }
-    if let HandlerError::Refused(reason) = &e {
-        super::health::credentials_refused(ctx, &job.integration, reason).await;
+    if let HandlerError::Refused { reason, refusal } = &e {
+        super::health::refused(ctx, &job.integration, reason, *refusal).await;
     }
     Err(e)
 }

@@ -149,6 +149,7 @@ pub async fn seed_partner(state: &AppState, i: usize, t: &TenantSeed) -> SeededP
         backfill_done: Set(0),
         version: Set(0),
         auth_failures: Set(0),
+        scope_refusals: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
