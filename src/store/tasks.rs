@@ -8,8 +8,10 @@
 //! Claims are fair across integrations: candidates are ranked per integration and taken
 //! round-robin, each integration is capped in flight, and an integration leased by another
 //! worker process is skipped (one process per tenant at a time keeps the tenant's rate limit
-//! whole). PostgreSQL claims under a transaction-scoped advisory lock with
-//! `FOR UPDATE SKIP LOCKED`; SQLite claims in one `UPDATE … RETURNING` statement.
+//! whole). PostgreSQL claims in two statements: the first takes a transaction-scoped advisory
+//! lock per integration it will serve (skipping those another claim holds), the second leases
+//! their tasks with `FOR UPDATE SKIP LOCKED`; claims for different tenants run side by side.
+//! SQLite claims in one `UPDATE … RETURNING` statement.
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Statement,
     TransactionTrait, Value,
@@ -239,7 +241,7 @@ const CLAIM_OPEN: &str = "\
     open AS ( \
         SELECT i.id, $4 - COALESCE(b.mine, 0) AS room {UPTO} \
         FROM integrations i LEFT JOIN busy b ON b.integration_id = i.id \
-        WHERE i.state = 'active' AND i.sync_paused_at IS NULL \
+        WHERE i.state = 'active' AND i.sync_paused_at IS NULL {LOCKED} \
           AND COALESCE(b.others, 0) = 0 AND COALESCE(b.mine, 0) < $4), ";
 
 /// PostgreSQL: the first `room` due tasks of each open integration, one LATERAL index walk
@@ -274,6 +276,33 @@ const CLAIM_DUE_SQLITE: &str = "\
         SELECT id, integration_id, run_after_ms FROM sync_tasks \
         WHERE state = 'running' AND lease_until_ms < $2), ";
 
+/// PostgreSQL serves only the integrations the claim's first statement locked ($7: their IDs,
+/// comma-separated).
+const CLAIM_LOCKED_PG: &str = "AND i.id = ANY(CAST(string_to_array($7, ',') AS BIGINT[]))";
+
+/// PostgreSQL, the claim's first statement: locks (for the transaction) up to `$5` integrations
+/// this worker may serve now, those with the oldest due task first, skipping any another
+/// claim holds. Two processes claim at once for different integrations, and never for the same
+/// one: the second statement's snapshot is taken after these locks are held, so it sees every
+/// claim committed by their previous holder.
+const CLAIM_LOCK_PG: &str = "\
+    WITH ready AS MATERIALIZED ( \
+        SELECT i.id, COALESCE( \
+            (SELECT s.run_after_ms FROM sync_tasks s WHERE s.integration_id = i.id \
+               AND s.state = 'pending' AND s.run_after_ms <= $2 ORDER BY s.run_after_ms LIMIT 1), \
+            CASE WHEN EXISTS (SELECT 1 FROM sync_tasks r WHERE r.integration_id = i.id \
+               AND r.state = 'running' AND r.lease_until_ms < $2) THEN 0 END) AS first_due \
+        FROM integrations i \
+        WHERE i.state = 'active' AND i.sync_paused_at IS NULL \
+          AND NOT EXISTS (SELECT 1 FROM sync_tasks o WHERE o.integration_id = i.id \
+               AND o.state = 'running' AND o.lease_until_ms >= $2 AND o.lease_owner <> $1) \
+          AND (SELECT COUNT(*) FROM sync_tasks m WHERE m.integration_id = i.id \
+               AND m.state = 'running' AND m.lease_until_ms >= $2 AND m.lease_owner = $1) < $4), \
+    first AS MATERIALIZED ( \
+        SELECT id, first_due FROM ready WHERE first_due IS NOT NULL ORDER BY first_due, id) \
+    SELECT id FROM first \
+    WHERE pg_try_advisory_xact_lock(7274727, CAST(id % 2147483647 AS INTEGER)) LIMIT $5";
+
 /// Round-robin: every integration's first task, then every second, up to `limit`.
 const CLAIM_PICK: &str = "\
     ranked AS ( \
@@ -288,11 +317,15 @@ fn candidates(b: DbBackend) -> String {
     match b {
         DbBackend::Postgres => format!(
             "{}{CLAIM_DUE_PG}{CLAIM_PICK}",
-            CLAIM_OPEN.replace("{UPTO}", "")
+            CLAIM_OPEN
+                .replace("{UPTO}", "")
+                .replace("{LOCKED}", CLAIM_LOCKED_PG)
         ),
         _ => format!(
             "{}{CLAIM_DUE_SQLITE}{CLAIM_PICK}",
-            CLAIM_OPEN.replace("{UPTO}", CLAIM_UPTO_SQLITE)
+            CLAIM_OPEN
+                .replace("{UPTO}", CLAIM_UPTO_SQLITE)
+                .replace("{LOCKED}", "")
         ),
     }
 }
@@ -317,10 +350,29 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
     match b {
         DbBackend::Postgres => {
             let txn = db.begin().await?;
-            // Claims are short: serialising them across processes makes "one process per
-            // tenant at a time" exact instead of racy.
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7274727)")
-                .await?;
+            // The integrations this claim serves, each locked against every other claim until
+            // the commit: "one process per tenant at a time" stays exact without serialising
+            // the claims of different tenants.
+            let locked: Vec<i64> = txn
+                .query_all_raw(stmt(b, CLAIM_LOCK_PG, values[..5].to_vec()))
+                .await?
+                .iter()
+                .map(|r| r.try_get_by_index::<i64>(0))
+                .collect::<Result<_, _>>()?;
+            if locked.is_empty() {
+                txn.commit().await?;
+                super::count_round_trips(2);
+                return Ok(Vec::new());
+            }
+            let mut values = values;
+            values.push(
+                locked
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .into(),
+            );
             let sql = format!(
                 "{update_head} WHERE id IN (SELECT id FROM sync_tasks WHERE id IN ({candidates}) \
                  AND (state = 'pending' OR (state = 'running' AND lease_until_ms < $2)) \
@@ -330,8 +382,8 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
                 .all(&txn)
                 .await?;
             txn.commit().await?;
-            // BEGIN, the advisory lock and COMMIT are not metered by the connection.
-            super::count_round_trips(3);
+            // BEGIN and COMMIT are not metered by the connection.
+            super::count_round_trips(2);
             Ok(rows)
         }
         _ => {
