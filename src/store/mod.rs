@@ -111,6 +111,11 @@ pub struct Store {
     /// Kept to open sibling pools ([`Store::with_acquire_timeout`]); never printed unredacted.
     url: String,
     schema: Option<String>,
+    /// SQLite: one writer at a time. SQLite makes a second writer wait in its busy handler,
+    /// which sleeps (1, 2, 5, 10 … 100 ms) instead of waking when the lock frees; the engine's
+    /// claims and completion batches queue here instead and run the moment the other ends.
+    /// Shared by every pool opened from this one.
+    write_gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -178,6 +183,15 @@ impl Store {
         Store::connect_with(url, schema, DEFAULT_ACQUIRE_TIMEOUT).await
     }
 
+    /// Waits for this process's turn to write (SQLite; PostgreSQL has row locks and needs no
+    /// turn, so `None`). Hold the guard for the write or the write transaction.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(g) => Some(g.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
     /// Like [`Store::connect`], waiting at most `acquire_timeout` for a pooled connection (the
     /// bound on how long a call waits when the database is down).
     pub async fn connect_with(
@@ -220,6 +234,9 @@ impl Store {
             db,
             url: url.to_owned(),
             schema: schema.map(str::to_owned),
+            write_gate: url
+                .starts_with("sqlite:")
+                .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
         })
     }
 
@@ -228,7 +245,10 @@ impl Store {
     /// the database is down) while the worker keeps the long one, and each side's load cannot
     /// starve the other of connections.
     pub async fn with_acquire_timeout(&self, acquire_timeout: Duration) -> StoreResult<Store> {
-        Store::connect_with(&self.url, self.schema.as_deref(), acquire_timeout).await
+        let mut other =
+            Store::connect_with(&self.url, self.schema.as_deref(), acquire_timeout).await?;
+        other.write_gate = self.write_gate.clone();
+        Ok(other)
     }
 
     /// The raw connection, for repository functions.

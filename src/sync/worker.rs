@@ -86,7 +86,10 @@ where
         };
         // Taken before the claim: the lease written in the database ends no later than this.
         let leased_at = Instant::now();
-        let claimed = match tasks::claim(ctx.state.store.db(), &req).await {
+        let turn = ctx.state.store.write_turn().await;
+        let claimed = tasks::claim(ctx.state.store.db(), &req).await;
+        drop(turn);
+        let claimed = match claimed {
             Ok(c) => {
                 claims.ok();
                 c
@@ -254,6 +257,7 @@ async fn complete_with_activity(
     batch: &[Completion],
 ) -> StoreResult<Vec<i64>> {
     let db = ctx.state.store.db();
+    let _turn = ctx.state.store.write_turn().await;
     let logs = batch
         .iter()
         .any(|(_, f, _)| f.wrote || !f.activity.rows.is_empty());
