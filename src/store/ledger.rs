@@ -66,6 +66,37 @@ pub async fn balance<C: ConnectionTrait>(db: &C, location_id: i64) -> StoreResul
     })
 }
 
+/// A location's balance and the ServiceTitan location it is linked to under `integration_id`
+/// (`None`: not linked), in one statement: the two reads every credit write starts with.
+pub async fn balance_and_st_location<C: ConnectionTrait>(
+    db: &C,
+    integration_id: i64,
+    location_id: i64,
+) -> StoreResult<(i64, Option<i64>)> {
+    let b = db.get_database_backend();
+    let row = db
+        .query_one_raw(stmt(
+            b,
+            "SELECT CAST(COALESCE((SELECT SUM(amount) FROM credit_ledger WHERE location_id = $1), 0) \
+             AS BIGINT), (SELECT st_id FROM external_links WHERE integration_id = $2 AND kind = $3 \
+             AND local_id = $4 LIMIT 1)",
+            vec![
+                location_id.into(),
+                integration_id.into(),
+                super::links::kind::LOCATION.into(),
+                location_id.to_string().into(),
+            ],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => (
+            r.try_get_by_index::<i64>(0)?,
+            r.try_get_by_index::<Option<i64>>(1)?,
+        ),
+        None => (0, None),
+    })
+}
+
 /// Every entry of a location, oldest first.
 pub async fn entries<C: ConnectionTrait>(db: &C, location_id: i64) -> StoreResult<Vec<Entry>> {
     use sea_orm::QueryOrder;

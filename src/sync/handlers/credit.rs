@@ -31,9 +31,9 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
         );
         return Ok(());
     };
-    let Some(st_location) =
-        links::st_id(db, job.integration.id, links::kind::LOCATION, location_id).await?
-    else {
+    let (balance, st_location) =
+        ledger::balance_and_st_location(db, job.integration.id, location_id).await?;
+    let Some(st_location) = st_location else {
         if links::st_id(
             db,
             job.integration.id,
@@ -59,7 +59,7 @@ pub(super) async fn run(job: &Run<'_>, location_id: i64) -> Result<(), HandlerEr
         .await?;
         return Err(HandlerError::retry("waiting for the location link"));
     };
-    let wanted = format_balance(ledger::balance(db, location_id).await?);
+    let wanted = format_balance(balance);
     let mut current = job.client.location(st_location).await?;
     for _ in 0..MAX_WRITES {
         if current.custom_field(field) == Some(wanted.as_str()) {
