@@ -73,6 +73,31 @@ async fn setup(capacity: bool, bu: i64, jt: i64) -> Booking {
 }
 
 impl Booking {
+    /// The activity log's rows of `kind` for the partner's integration.
+    async fn logged(&self, kind: &str) -> Vec<titanbridge::store::entities::sync_activity::Model> {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        use titanbridge::store::entities::sync_activity;
+        sync_activity::Entity::find()
+            .filter(sync_activity::Column::IntegrationId.eq(self.w.partners[0].integration_id))
+            .filter(sync_activity::Column::Kind.eq(kind))
+            .all(self.w.app.state.store.db())
+            .await
+            .expect("db")
+    }
+
+    /// The member and location behind `loc-1`.
+    async fn member_and_location(&self) -> (i64, i64) {
+        let l = titanbridge::store::members::location_by_external(
+            self.w.app.state.store.db(),
+            self.w.partners[0].partner_id,
+            "loc-1",
+        )
+        .await
+        .expect("db")
+        .expect("location");
+        (l.member_id, l.id)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1/platform{path}", self.w.app.address)
     }
@@ -213,6 +238,19 @@ async fn same_key_twice_is_the_same_booking_and_one_job() {
     assert_eq!(first["booking_id"], again["booking_id"]);
     assert_eq!(first["servicetitan_job_id"], again["servicetitan_job_id"]);
     assert_eq!(t.w.snapshot(0).jobs.len(), 1);
+    // The job is in the activity log once (the replay wrote nothing), for the member.
+    let jobs = t.logged("job").await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let (member_id, location_id) = t.member_and_location().await;
+    assert_eq!(jobs[0].st_id, first["servicetitan_job_id"].as_i64());
+    assert_eq!(jobs[0].member_id, Some(member_id));
+    assert_eq!(jobs[0].location_id, Some(location_id));
+    assert_eq!(
+        (jobs[0].direction.as_str(), jobs[0].result.as_str()),
+        ("out", "ok")
+    );
+    let fields: Value = serde_json::from_str(jobs[0].fields.as_deref().expect("fields")).unwrap();
+    assert_eq!(fields["booking"]["after"], first["booking_id"].to_string());
 
     // Concurrent repeats of a new key: still one booking, one job.
     let other = book_body(Some(&slots[2]));
@@ -240,6 +278,11 @@ async fn capacity_off_creates_a_tagged_booking_request() {
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["status"], "requested");
     let st_booking = b["servicetitan_booking_id"].as_i64().expect("booking id");
+    let logged = t.logged("booking").await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].st_id, Some(st_booking));
+    assert_eq!(logged[0].member_id, Some(t.member_and_location().await.0));
+    assert!(t.logged("job").await.is_empty());
     let snap = t.w.snapshot(0);
     assert!(snap.jobs.is_empty());
     assert_eq!(snap.bookings.len(), 1);
