@@ -1042,3 +1042,72 @@ async fn a_withdrawn_scope_disconnects_even_while_the_other_calls_succeed() {
         .unwrap();
     assert_eq!(events, 1);
 }
+
+#[tokio::test]
+async fn a_growing_lag_raises_one_ops_alert_digest_and_a_gauge() {
+    let w = world_configured(1, Default::default(), |s| s.sync.lag_alert_secs = 60).await;
+    let ops = sign_in(&w, "ops@titanbridge.test", Role::Ops, None).await;
+    let db = w.app.state.store.db();
+    let iid = w.partners[0].integration_id;
+    // No worker runs: a write due five minutes ago is still waiting.
+    let mut task = titanbridge::store::tasks::NewTask::now(
+        iid,
+        "credit_balance",
+        json!({"location_id": 1}),
+        None,
+    );
+    task.run_after_ms = titanbridge::store::now_ms() - 300_000;
+    titanbridge::store::tasks::enqueue(db, task).await.unwrap();
+    let (s, alerts) = get(&w, &ops, "/api/v1/ops/sync/alerts").await;
+    assert_eq!(s, 200);
+    let lag: Vec<&Value> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["integration_id"] == iid && a["kind"] == "lag")
+        .collect();
+    assert_eq!(lag.len(), 1, "{alerts}");
+    assert!(
+        lag[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("60 s threshold"),
+        "{alerts}"
+    );
+    // One digest however many health rounds see the same lag.
+    let sent: usize = [
+        titanbridge::sync::health::check(&w.app.state)
+            .await
+            .unwrap(),
+        titanbridge::sync::health::check(&w.app.state)
+            .await
+            .unwrap(),
+        titanbridge::sync::health::check(&w.app.state)
+            .await
+            .unwrap(),
+    ]
+    .iter()
+    .sum();
+    assert_eq!(sent, 1);
+    let digests = outbound_email::Entity::find()
+        .filter(outbound_email::Column::IntegrationId.eq(iid))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(digests.len(), 1);
+    let body =
+        titanbridge::store::outbox::open_body(&w.app.state.secrets, &digests[0].body_text).unwrap();
+    assert!(body.contains("lag"), "{body}");
+    let metrics = w
+        .app
+        .http
+        .get(format!("{}/metrics", w.app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!("sync_alert{{integration=\"{iid}\",kind=\"lag\"}} 1");
+    assert!(metrics.contains(&line), "{line} missing");
+}
