@@ -271,6 +271,12 @@ async fn sign_in_here(c: &Client, email: &str) {
     fill(c, "#email", email).await;
     fill(c, "#password", PASSWORD).await;
     click(c, "#signin").await;
+    // The click returns before the sign-in POST answers; a `goto` issued now would cancel it
+    // and land on the sign-in page. Wait for the signed-in header instead.
+    c.wait()
+        .for_element(Locator::Css("#signout"))
+        .await
+        .expect("signed in (#signout)");
 }
 
 async fn sign_out(c: &Client) {
