@@ -238,27 +238,19 @@ struct Scopes {
     deny_modules: Vec<String>,
 }
 
-const MODULES: [&str; 8] = [
-    "crm",
-    "jpm",
-    "dispatch",
-    "settings",
-    "memberships",
-    "pricebook",
-    "accounting",
-    "marketing",
-];
-
 async fn client_scopes(
     state: State,
     id: web::Path<String>,
     body: web::Json<Scopes>,
 ) -> HttpResponse {
     let denied = body.into_inner().deny_modules;
-    if let Some(m) = denied.iter().find(|m| !MODULES.contains(&m.as_str())) {
+    if let Some(m) = denied
+        .iter()
+        .find(|m| !super::routes::MODULES.contains(&m.as_str()))
+    {
         return bad(format!("denyModules: unknown module {m}"));
     }
-    for m in MODULES {
+    for m in super::routes::MODULES {
         if !state.deny_module(&id, m, denied.iter().any(|d| d == m)) {
             return bad(format!("unknown client {id}"));
         }

@@ -66,15 +66,7 @@ async fn metrics_count_requests_by_route_and_status() {
         .send()
         .await
         .unwrap();
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
         "{text}"

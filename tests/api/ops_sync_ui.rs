@@ -161,16 +161,7 @@ async fn metrics_export_the_queue_depth_per_integration() {
     )
     .await
     .unwrap();
-    let text = w
-        .app
-        .http
-        .get(format!("{}/metrics", w.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = w.app.metrics().await;
     let line = format!("sync_queue_depth{{integration=\"{iid}\",state=\"pending\"}} 1");
     assert!(text.contains(&line), "{line} missing from:\n{text}");
     assert!(text.contains("sync_tasks_pending 1"));

@@ -716,12 +716,11 @@ async fn a_dead_write_is_replayed_from_the_log_once() {
     assert_eq!(audited[0].actor, "partner_admin:admin@p0.test");
 }
 
-#[tokio::test]
-async fn revoked_credentials_disconnect_the_integration_once_with_one_email_and_one_alert() {
-    let w = world(1).await;
-    let ops = sign_in(&w, "ops@titanbridge.test", Role::Ops, None).await;
-    let _admin = sign_in(
-        &w,
+/// The partner's admin (who gets the disconnect email), member `m-1` linked in ServiceTitan by
+/// a running worker; returns the worker's stop handle and the ServiceTitan location.
+async fn admin_with_linked_member(w: &World) -> (tokio::sync::watch::Sender<bool>, i64) {
+    sign_in(
+        w,
         "admin@p0.test",
         Role::PartnerAdmin,
         Some(w.partners[0].partner_id),
@@ -731,15 +730,23 @@ async fn revoked_credentials_disconnect_the_integration_once_with_one_email_and_
         w.put_member(0, "m-1", &member_body(1, None)).await.status(),
         200
     );
-    let (_, location_id) = location_of(&w, 0, "loc-1").await;
-    let _stop = spawn_worker(
+    let (_, location_id) = location_of(w, 0, "loc-1").await;
+    let stop = spawn_worker(
         w.app.state.clone(),
         test_worker_options(&w.app.state.settings),
     );
-    wait_for("location link", WAIT, || async {
-        st_link(&w, 0, links::kind::LOCATION, location_id).await
+    let st_location = wait_for("location link", WAIT, || async {
+        st_link(w, 0, links::kind::LOCATION, location_id).await
     })
     .await;
+    (stop, st_location)
+}
+
+#[tokio::test]
+async fn revoked_credentials_disconnect_the_integration_once_with_one_email_and_one_alert() {
+    let w = world(1).await;
+    let ops = sign_in(&w, "ops@titanbridge.test", Role::Ops, None).await;
+    let (_stop, _) = admin_with_linked_member(&w).await;
     // The tenant admin revokes the app's access in ServiceTitan.
     let r = w
         .app
@@ -886,16 +893,7 @@ async fn dead_tasks_raise_one_ops_digest_per_hour_and_a_gauge() {
     let body =
         titanbridge::store::outbox::open_body(&w.app.state.secrets, &digests[0].body_text).unwrap();
     assert!(body.contains("1 dead task"), "{body}");
-    let metrics = w
-        .app
-        .http
-        .get(format!("{}/metrics", w.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = w.app.metrics().await;
     let line = format!("sync_alert{{integration=\"{iid}\",kind=\"dead_tasks\"}} 1");
     assert!(metrics.contains(&line), "{line} missing");
 }
@@ -952,26 +950,7 @@ async fn activity_older_than_the_retention_is_pruned() {
 #[tokio::test]
 async fn a_withdrawn_scope_disconnects_even_while_the_other_calls_succeed() {
     let w = world(1).await;
-    let _admin = sign_in(
-        &w,
-        "admin@p0.test",
-        Role::PartnerAdmin,
-        Some(w.partners[0].partner_id),
-    )
-    .await;
-    assert_eq!(
-        w.put_member(0, "m-1", &member_body(1, None)).await.status(),
-        200
-    );
-    let (_, location_id) = location_of(&w, 0, "loc-1").await;
-    let _stop = spawn_worker(
-        w.app.state.clone(),
-        test_worker_options(&w.app.state.settings),
-    );
-    let st_location = wait_for("location link", WAIT, || async {
-        st_link(&w, 0, links::kind::LOCATION, location_id).await
-    })
-    .await;
+    let (_stop, st_location) = admin_with_linked_member(&w).await;
     // The tenant admin takes the Memberships scope away from the app; CRM calls still work.
     let r = w
         .app
@@ -1098,16 +1077,7 @@ async fn a_growing_lag_raises_one_ops_alert_digest_and_a_gauge() {
     let body =
         titanbridge::store::outbox::open_body(&w.app.state.secrets, &digests[0].body_text).unwrap();
     assert!(body.contains("lag"), "{body}");
-    let metrics = w
-        .app
-        .http
-        .get(format!("{}/metrics", w.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = w.app.metrics().await;
     let line = format!("sync_alert{{integration=\"{iid}\",kind=\"lag\"}} 1");
     assert!(metrics.contains(&line), "{line} missing");
 }

@@ -277,15 +277,6 @@ async fn ops_see_dead_tasks_with_their_reason_and_can_retry_them() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
-    let metrics = w
-        .app
-        .http
-        .get(format!("{}/metrics", w.app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = w.app.metrics().await;
     assert!(metrics.contains("sync_queue_depth"), "gauges exported");
 }

@@ -107,6 +107,18 @@ pub(crate) fn endpoint_name(req: &Req<'_>) -> String {
     format!("{} /{}/{}", req.method, req.module, path.join("/"))
 }
 
+/// The API modules the sandbox serves (each a scope an app can be granted or refused).
+pub(crate) const MODULES: [&str; 8] = [
+    "crm",
+    "jpm",
+    "settings",
+    "memberships",
+    "dispatch",
+    "pricebook",
+    "accounting",
+    "marketing",
+];
+
 /// Routes one request.
 pub(crate) fn dispatch(t: &mut Tenant, req: &Req<'_>) -> Reply {
     if let ("GET", ["export", feed @ ..]) = (req.method, req.segs.as_slice()) {

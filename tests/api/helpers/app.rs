@@ -82,6 +82,20 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
+impl TestApp {
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+}
+
 /// Starts the app on a random port over a fresh, migrated database.
 pub async fn spawn_app() -> TestApp {
     let db = TestDb::new().await;
