@@ -284,7 +284,9 @@ const CLAIM_LOCKED_PG: &str = "AND i.id = ANY(CAST(string_to_array($7, ',') AS B
 /// this worker may serve now, those with the oldest due task first, skipping any another
 /// claim holds. Two processes claim at once for different integrations, and never for the same
 /// one: the second statement's snapshot is taken after these locks are held, so it sees every
-/// claim committed by their previous holder.
+/// claim committed by their previous holder. Advisory locks are database-wide, so the key
+/// carries the schema: deployments (or tests) in other schemas of one database, whose
+/// integration IDs overlap, never skip each other's integrations.
 const CLAIM_LOCK_PG: &str = "\
     WITH ready AS MATERIALIZED ( \
         SELECT i.id, COALESCE( \
@@ -301,7 +303,8 @@ const CLAIM_LOCK_PG: &str = "\
     first AS MATERIALIZED ( \
         SELECT id, first_due FROM ready WHERE first_due IS NOT NULL ORDER BY first_due, id) \
     SELECT id FROM first \
-    WHERE pg_try_advisory_xact_lock(7274727, CAST(id % 2147483647 AS INTEGER)) LIMIT $5";
+    WHERE pg_try_advisory_xact_lock(hashtext('titanbridge.claim:' || current_schema()), \
+                                    CAST(id % 2147483647 AS INTEGER)) LIMIT $5";
 
 /// Round-robin: every integration's first task, then every second, up to `limit`.
 const CLAIM_PICK: &str = "\
