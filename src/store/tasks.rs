@@ -428,6 +428,33 @@ pub async fn renew_leases<C: ConnectionTrait>(
         .collect()
 }
 
+/// Ends at once the leases `owner` holds on tasks other than `held`, and returns how many.
+/// A worker calls it after a failed claim: on PostgreSQL the claim's COMMIT can land with its
+/// answer lost (the connection reset in between), leaving tasks leased to a worker that never
+/// heard of them. Left alone they would wait out the whole lease (a minute in production);
+/// lapsed, the next claim (this worker's included) takes them over at once. The lost claim
+/// counts as one of the task's attempts.
+pub async fn lapse_unheld<C: ConnectionTrait>(
+    db: &C,
+    owner: &str,
+    held: &[i64],
+) -> StoreResult<u64> {
+    let b = db.get_database_backend();
+    let mut sql = "UPDATE sync_tasks SET lease_until_ms = 0 \
+                   WHERE lease_owner = $1 AND state = 'running'"
+        .to_owned();
+    if !held.is_empty() {
+        let list = (0..held.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sql.push_str(&format!(" AND id NOT IN ({list})"));
+    }
+    let mut values: Vec<Value> = vec![owner.to_owned().into()];
+    values.extend(held.iter().map(|id| Value::from(*id)));
+    Ok(db.execute_raw(stmt(b, &sql, values)).await?.rows_affected())
+}
+
 /// Marks a task done. `false` when the lease was lost (another worker took it over).
 pub async fn complete<C: ConnectionTrait>(db: &C, id: i64, owner: &str) -> StoreResult<bool> {
     let b = db.get_database_backend();

@@ -64,6 +64,10 @@ where
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
     let mut claims = OutageLog::new("claim");
+    // Set by a failed claim: its tasks may be leased to this worker in the database all the
+    // same (a COMMIT whose answer was lost), so the next claim first lapses every lease this
+    // worker holds there but not here.
+    let mut claim_failed = false;
     tokio::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
@@ -87,8 +91,9 @@ where
         // Taken before the claim: the lease written in the database ends no later than this.
         let leased_at = Instant::now();
         let turn = ctx.state.store.write_turn().await;
-        let claimed = tasks::claim(ctx.state.store.db(), &req).await;
+        let claimed = claim_after(&ctx, &req, &leases, claim_failed).await;
         drop(turn);
+        claim_failed = claimed.is_err();
         let claimed = match claimed {
             Ok(c) => {
                 claims.ok();
@@ -154,6 +159,27 @@ where
     background.abort_all();
     completing.abort();
     Ok(())
+}
+
+/// Claims, first lapsing the leases this worker holds in the database on tasks it does not
+/// run, when the previous claim failed (see [`tasks::lapse_unheld`]).
+async fn claim_after(
+    ctx: &SyncContext,
+    req: &ClaimRequest<'_>,
+    leases: &Leases,
+    previous_failed: bool,
+) -> StoreResult<Vec<Task>> {
+    let db = ctx.state.store.db();
+    if previous_failed {
+        let lapsed = tasks::lapse_unheld(db, &ctx.opts.owner, &leases.ids()).await?;
+        if lapsed > 0 {
+            tracing::info!(
+                lapsed,
+                "tasks leased by a claim whose answer was lost are free to claim again"
+            );
+        }
+    }
+    tasks::claim(db, req).await
 }
 
 /// Tenant clients by integration, reused for as long as the integration's row names the

@@ -208,6 +208,55 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish() {
 }
 
 #[tokio::test]
+async fn leases_of_a_lost_claim_answer_lapse_and_are_claimed_again_at_once() {
+    let (app, ps) = setup(2).await;
+    let db = app.state.store.db();
+    let held = tasks::enqueue(db, task(ps[0].integration_id, Some("link:1")))
+        .await
+        .unwrap()
+        .id();
+    let lost = tasks::enqueue(db, task(ps[1].integration_id, Some("link:2")))
+        .await
+        .unwrap()
+        .id();
+    // One claim takes both; the worker "heard" only of `held` (the answer about the other
+    // was lost with the connection).
+    let claimed = tasks::claim(db, &req("w", 10, 1)).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    // Another worker's running task is never touched.
+    let other = tasks::enqueue(db, task(ps[1].integration_id, Some("link:3")))
+        .await
+        .unwrap()
+        .id();
+    assert!(
+        tasks::claim(db, &req("v", 10, 1)).await.unwrap().is_empty(),
+        "w holds tenant 1"
+    );
+    assert_eq!(tasks::lapse_unheld(db, "w", &[held]).await.unwrap(), 1);
+    let again = tasks::claim(db, &req("w", 10, 1)).await.unwrap();
+    assert_eq!(
+        again.iter().map(|t| (t.id, t.attempts)).collect::<Vec<_>>(),
+        vec![(lost, 2)],
+        "the lost task is claimed again at once, and only it"
+    );
+    assert_eq!(
+        tasks::get(db, held).await.unwrap().unwrap().state,
+        "running"
+    );
+    assert!(
+        tasks::complete(db, held, "w").await.unwrap(),
+        "the held lease survived"
+    );
+    assert!(tasks::complete(db, lost, "w").await.unwrap());
+    // With nothing held, every lease of the owner lapses; `v` has no running task to lose.
+    assert_eq!(tasks::lapse_unheld(db, "v", &[]).await.unwrap(), 0);
+    assert_eq!(
+        tasks::get(db, other).await.unwrap().unwrap().state,
+        "pending"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_task_with_a_pending_twin_is_superseded() {
     let (app, ps) = setup(1).await;
     let db = app.state.store.db();
