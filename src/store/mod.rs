@@ -192,6 +192,22 @@ impl Store {
         }
     }
 
+    /// Begins a write transaction in this process's write turn ([`Store::write_turn`]): on
+    /// SQLite the process's writers (API requests, handlers, the worker's claims and
+    /// completions) queue in order in the process instead of in SQLite's busy handler, whose
+    /// sleeps (1 ms growing to 100 ms per try) stalled a contended write for up to a second.
+    /// Drop the turn right after the commit.
+    pub async fn begin_write(
+        &self,
+    ) -> StoreResult<(
+        sea_orm::DatabaseTransaction,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    )> {
+        let turn = self.write_turn().await;
+        let txn = tasks::begin_write(self.db()).await?;
+        Ok((txn, turn))
+    }
+
     /// Like [`Store::connect`], waiting at most `acquire_timeout` for a pooled connection (the
     /// bound on how long a call waits when the database is down).
     pub async fn connect_with(

@@ -122,9 +122,8 @@ async fn commit_batch(
     watermark: Option<DateTime<Utc>>,
     batch: &Batch,
 ) -> Result<PageOutcome, HandlerError> {
-    let db = state.store.db();
     let iid = scope.integration_id;
-    let txn = crate::store::tasks::begin_write(db).await?;
+    let (txn, turn) = state.store.begin_write().await?;
     let (out, effects) = inbound::apply_batch(&txn, scope, stream, &batch.changes).await?;
     record_inbound(state, &txn, iid, effects).await?;
     let caught_up = (!batch.more).then(Utc::now);
@@ -140,6 +139,7 @@ async fn commit_batch(
         platform::add_backfill_progress(&txn, iid, 0, read).await?;
     }
     txn.commit().await.map_err(crate::store::StoreError::from)?;
+    drop(turn);
     Ok(PageOutcome {
         read: out.read,
         applied: out.applied,
@@ -492,7 +492,7 @@ async fn list_page_once(
         query = query.modified_on_or_after(since);
     }
     let (records, more) = fetch_list(client, stream, &query, pass.page).await?;
-    let txn = crate::store::tasks::begin_write(db).await?;
+    let (txn, turn) = state.store.begin_write().await?;
     let (out, effects) = inbound::apply_batch(&txn, scope, stream, &records).await?;
     record_inbound(state, &txn, scope.integration_id, effects).await?;
     let next = if more {
@@ -515,6 +515,7 @@ async fn list_page_once(
         platform::add_backfill_progress(&txn, iid, read, read).await?;
     }
     txn.commit().await.map_err(crate::store::StoreError::from)?;
+    drop(turn);
     Ok(PageOutcome {
         read: out.read,
         applied: out.applied,

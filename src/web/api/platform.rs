@@ -26,7 +26,7 @@ use crate::state::AppState;
 use crate::store::idempotency::{self, StoredResponse};
 use crate::store::members::{self, LocationInput, MemberInput, ServiceLocation};
 use crate::store::platform::{self, Partner};
-use crate::store::{StoreError, devices, ledger, reminders, tasks};
+use crate::store::{StoreError, devices, ledger, reminders};
 use crate::web::error::{ApiError, FieldError};
 
 /// Routes under `/api/v1/platform`.
@@ -257,7 +257,7 @@ async fn upsert_member(
     let external_id = path_id("member_id", &path)?;
     let input = parse_member(&state, external_id, &body)?;
     let partner = auth.0;
-    let txn = tasks::begin_write(state.store.db()).await?;
+    let (txn, turn) = state.store.begin_write().await?;
     let integration = crate::store::integrations::for_partner(&txn, partner.id).await?;
     let up = members::upsert(&txn, partner.id, &input).await?;
     if let Some(i) = &integration {
@@ -268,6 +268,7 @@ async fn upsert_member(
         .await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
+    drop(turn);
     Ok(HttpResponse::Ok().json(json!({
         "member_id": up.member.external_id,
         "id": up.member.id,
@@ -336,7 +337,7 @@ async fn append_credit(
     if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
         return replay(first, &request_hash);
     }
-    let txn = tasks::begin_write(db).await?;
+    let (txn, turn) = state.store.begin_write().await?;
     let (entry, _) = ledger::append(
         &txn,
         &ledger::NewEntry {
@@ -370,6 +371,7 @@ async fn append_credit(
     };
     let saved = idempotency::save(&txn, partner.id, &api_key, &resp).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    drop(turn);
     if !saved {
         // A concurrent request with the same key won: answer with its response.
         if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
@@ -406,7 +408,7 @@ async fn device_event(
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let (alert, opens) = event.alert();
-    let txn = tasks::begin_write(state.store.db()).await?;
+    let (txn, turn) = state.store.begin_write().await?;
     devices::record(&txn, loc.id, &device_id, alert, opens).await?;
     let current = reminders::open_of(&txn, loc.id, alert).await?;
     let action = alert_action(event, current.is_some());
@@ -428,6 +430,7 @@ async fn device_event(
     }
     let still_open = reminders::open_of(&txn, loc.id, alert).await?.is_some();
     txn.commit().await.map_err(StoreError::from)?;
+    drop(turn);
     Ok(HttpResponse::Ok().json(json!({
         "location_id": loc.external_id,
         "alert": alert.as_str(),
