@@ -245,8 +245,16 @@ impl Settings {
         fig = fig.merge(
             Env::prefixed("TITANBRIDGE_")
                 // Not settings: the config file path, the admin CLI's password, and the sandbox's
-                // contract-check knobs (where the OpenAPI specs are, where a test run reports).
-                .ignore(&["CONFIG", "NEW_PASSWORD", "OPENAPI_DIR", "CONTRACT_REPORT"])
+                // contract-check knobs (where the OpenAPI specs are, where a test run reports), and
+                // scripts/test's own switches (skip the browser, skip the long scenarios).
+                .ignore(&[
+                    "CONFIG",
+                    "NEW_PASSWORD",
+                    "OPENAPI_DIR",
+                    "CONTRACT_REPORT",
+                    "SKIP_BROWSER",
+                    "SKIP_LONG",
+                ])
                 .split("__")
                 .lowercase(true),
         );

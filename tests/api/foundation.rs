@@ -196,7 +196,13 @@ async fn admin_commands_create_accounts_and_issue_a_working_api_token() {
         "sqlite://{}?mode=rwc",
         dir.path().join("admin.db").display()
     );
-    let env = [("TITANBRIDGE_DATABASE_URL", url.as_str())];
+    // scripts/test's own switches are in the environment of every test run that sets them;
+    // they are not settings and must not stop the binary.
+    let env = [
+        ("TITANBRIDGE_DATABASE_URL", url.as_str()),
+        ("TITANBRIDGE_SKIP_LONG", "1"),
+        ("TITANBRIDGE_SKIP_BROWSER", "0"),
+    ];
     let out = run_binary(
         &env,
         &[
