@@ -387,7 +387,8 @@ async fn onboarding_in_chromium_wide_and_phone_sized_and_accessible() {
         .await
         .unwrap();
     shots.take(&c, "ops-review").await;
-    click(&c, "#approve").await;
+    // The review page has a #state too: wait for the answer to replace it.
+    submit(&c, "#approve").await;
     let state = text_of(&c, "#state").await;
     assert_eq!(state, "approved");
     shots.take(&c, "ops-approved").await;
