@@ -63,7 +63,7 @@ pub async fn resync(
             format!("unknown stream; one of {}", STREAMS.join(", ")),
         ));
     }
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     // The one place a stream's cursor is reset (issue 14's cursor reset belongs here).
     cursors::save(&txn, row.id, stream, &Cursor::default()).await?;
     platform::set_backfill_progress(&txn, row.id, 0, 0).await?;
@@ -75,7 +75,6 @@ pub async fn resync(
     .await?;
     integrations::audit(&txn, row, actor, "resync", Some(format!("stream {stream}"))).await?;
     txn.commit().await?;
-    drop(turn);
     tracing::info!(integration_id = row.id, stream, by = %actor.label, "stream resync queued");
     Ok(())
 }

@@ -104,6 +104,52 @@ pub(crate) fn count_round_trips(n: u64) {
 /// Result alias for store functions.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A write transaction that holds the process's write turn until it commits or is dropped
+/// ([`Store::begin_write`]). Use it wherever a connection is asked for.
+pub struct WriteTxn {
+    txn: sea_orm::DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits, then gives the turn to the next writer.
+    pub async fn commit(self) -> StoreResult<()> {
+        Ok(self.txn.commit().await?)
+    }
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
 /// Shared handle on the database.
 #[derive(Clone)]
 pub struct Store {
@@ -196,16 +242,11 @@ impl Store {
     /// SQLite the process's writers (API requests, handlers, the worker's claims and
     /// completions) queue in order in the process instead of in SQLite's busy handler, whose
     /// sleeps (1 ms growing to 100 ms per try) stalled a contended write for up to a second.
-    /// Drop the turn right after the commit.
-    pub async fn begin_write(
-        &self,
-    ) -> StoreResult<(
-        sea_orm::DatabaseTransaction,
-        Option<tokio::sync::OwnedMutexGuard<()>>,
-    )> {
+    /// The turn ends with the transaction.
+    pub async fn begin_write(&self) -> StoreResult<WriteTxn> {
         let turn = self.write_turn().await;
         let txn = tasks::begin_write(self.db()).await?;
-        Ok((txn, turn))
+        Ok(WriteTxn { txn, _turn: turn })
     }
 
     /// Like [`Store::connect`], waiting at most `acquire_timeout` for a pooled connection (the

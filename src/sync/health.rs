@@ -90,7 +90,7 @@ async fn count_refusal(
         // Already disconnected (another task got there first) or suspended: nothing to do.
         return Ok(());
     }
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let patch = Patch {
         last_error: Some(Some(why.clone())),
         ..Patch::default()
@@ -118,8 +118,7 @@ async fn count_refusal(
         );
         outbox::enqueue(&txn, &state.secrets, mail).await?;
     }
-    txn.commit().await.map_err(crate::store::StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     state.outbox.wake();
     tracing::warn!(integration_id, reason = %why, "integration disconnected: ServiceTitan refused its credentials");
     Ok(())

@@ -123,7 +123,7 @@ async fn commit_batch(
     batch: &Batch,
 ) -> Result<PageOutcome, HandlerError> {
     let iid = scope.integration_id;
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let (out, effects) = inbound::apply_batch(&txn, scope, stream, &batch.changes).await?;
     record_inbound(state, &txn, iid, effects).await?;
     let caught_up = (!batch.more).then(Utc::now);
@@ -138,8 +138,7 @@ async fn commit_batch(
         cursors::add_progress(&txn, iid, stream, read, applied).await?;
         platform::add_backfill_progress(&txn, iid, 0, read).await?;
     }
-    txn.commit().await.map_err(crate::store::StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     Ok(PageOutcome {
         read: out.read,
         applied: out.applied,
@@ -492,7 +491,7 @@ async fn list_page_once(
         query = query.modified_on_or_after(since);
     }
     let (records, more) = fetch_list(client, stream, &query, pass.page).await?;
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let (out, effects) = inbound::apply_batch(&txn, scope, stream, &records).await?;
     record_inbound(state, &txn, scope.integration_id, effects).await?;
     let next = if more {
@@ -514,8 +513,7 @@ async fn list_page_once(
         let read = records.len() as i64;
         platform::add_backfill_progress(&txn, iid, read, read).await?;
     }
-    txn.commit().await.map_err(crate::store::StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     Ok(PageOutcome {
         read: out.read,
         applied: out.applied,

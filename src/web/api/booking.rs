@@ -26,7 +26,6 @@ use crate::domain::booking::{ArrivalWindow, Slot};
 use crate::domain::limits;
 use crate::domain::mapping::CapacityMode;
 use crate::state::AppState;
-use crate::store::StoreError;
 use crate::store::bookings::{self, Booking, NewBooking};
 use crate::store::members::{self, ServiceLocation};
 use crate::store::platform::Integration;
@@ -477,13 +476,12 @@ async fn book(
             return Err(mapping_error(&new.trade, &new.condition));
         }
     }
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let (row, created) = bookings::insert_or_get(&txn, &new).await?;
     if created {
         booking::enqueue_task(&txn, integ.id, row.id, booking::deferred_ms()).await?;
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     if !created {
         if !new.same_request(&row) {
             return Err(ApiError::field(

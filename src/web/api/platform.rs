@@ -26,7 +26,7 @@ use crate::state::AppState;
 use crate::store::idempotency::{self, StoredResponse};
 use crate::store::members::{self, LocationInput, MemberInput, ServiceLocation};
 use crate::store::platform::{self, Partner};
-use crate::store::{StoreError, devices, ledger, reminders};
+use crate::store::{devices, ledger, reminders};
 use crate::web::error::{ApiError, FieldError};
 
 /// Routes under `/api/v1/platform`.
@@ -257,7 +257,7 @@ async fn upsert_member(
     let external_id = path_id("member_id", &path)?;
     let input = parse_member(&state, external_id, &body)?;
     let partner = auth.0;
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let integration = crate::store::integrations::for_partner(&txn, partner.id).await?;
     let up = members::upsert(&txn, partner.id, &input).await?;
     if let Some(i) = &integration {
@@ -267,8 +267,7 @@ async fn upsert_member(
         .enqueue(&txn, i.id)
         .await?;
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     Ok(HttpResponse::Ok().json(json!({
         "member_id": up.member.external_id,
         "id": up.member.id,
@@ -337,7 +336,7 @@ async fn append_credit(
     if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
         return replay(first, &request_hash);
     }
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     let (entry, _) = ledger::append(
         &txn,
         &ledger::NewEntry {
@@ -370,8 +369,7 @@ async fn append_credit(
         .to_string(),
     };
     let saved = idempotency::save(&txn, partner.id, &api_key, &resp).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     if !saved {
         // A concurrent request with the same key won: answer with its response.
         if let Some(first) = idempotency::stored(db, partner.id, &api_key).await? {
@@ -408,7 +406,7 @@ async fn device_event(
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let (alert, opens) = event.alert();
-    let (txn, turn) = state.store.begin_write().await?;
+    let txn = state.store.begin_write().await?;
     devices::record(&txn, loc.id, &device_id, alert, opens).await?;
     let current = reminders::open_of(&txn, loc.id, alert).await?;
     let action = alert_action(event, current.is_some());
@@ -429,8 +427,7 @@ async fn device_event(
         _ => {}
     }
     let still_open = reminders::open_of(&txn, loc.id, alert).await?.is_some();
-    txn.commit().await.map_err(StoreError::from)?;
-    drop(turn);
+    txn.commit().await?;
     Ok(HttpResponse::Ok().json(json!({
         "location_id": loc.external_id,
         "alert": alert.as_str(),
