@@ -689,7 +689,7 @@ async fn rate_use(db: Db<'_>) {
 
 /// Commits one ledger change and its credit task (as the platform API does).
 async fn credit_event(state: &AppState, iid: i64, pid: i64, loc: i64, key: String) {
-    let (txn, turn) = state.store.begin_write().await.expect("txn");
+    let txn = state.store.begin_write().await.expect("txn");
     ledger::append(
         &txn,
         &ledger::NewEntry {
@@ -707,7 +707,17 @@ async fn credit_event(state: &AppState, iid: i64, pid: i64, loc: i64, key: Strin
         .await
         .expect("enqueue");
     txn.commit().await.expect("commit");
-    drop(turn);
+}
+
+/// One credit event for the first location of each of `tenants`, committed concurrently (as
+/// API requests are), with idempotency keys made of `round` and the location.
+async fn credit_events(state: &AppState, tenants: &[(i64, i64, Vec<i64>)], round: &str) {
+    futures::stream::iter(tenants)
+        .for_each_concurrent(32, |(iid, pid, locs)| async move {
+            let key = format!("platform:{round}-{}", locs[0]);
+            credit_event(state, *iid, *pid, locs[0], key).await;
+        })
+        .await;
 }
 
 /// Seconds from enqueue to done of the finished credit tasks of `integrations` (all when
@@ -784,18 +794,7 @@ async fn latency(db: Db<'_>, arrivals: Arrivals) {
     // client (once per token lifetime in production, 15 minutes), and the worker's start queues
     // the first poll of every stream of every tenant (6,000 polls at once, then one per tenant
     // and stream per poll interval): one event per tenant, then wait for the round to drain.
-    futures::stream::iter(e.tenants.iter())
-        .for_each_concurrent(32, |(iid, pid, locs)| async move {
-            credit_event(
-                state,
-                *iid,
-                *pid,
-                locs[0],
-                format!("platform:warm-{}", locs[0]),
-            )
-            .await;
-        })
-        .await;
+    credit_events(state, &e.tenants, "warm").await;
     // The scheduler queues the polls one by one, so "nothing open" can be true before the
     // last is queued: wait for the whole round, done.
     let round = (n_tenants * titanbridge::sync::poll::STREAMS.len()) as i64;
@@ -813,19 +812,7 @@ async fn latency(db: Db<'_>, arrivals: Arrivals) {
     let mut next = started;
     for s in 0..secs {
         for chunk in e.tenants.chunks(per_step) {
-            // This step's events, committed concurrently (as API requests are).
-            futures::stream::iter(chunk.iter())
-                .for_each_concurrent(32, |(iid, pid, locs)| async move {
-                    credit_event(
-                        state,
-                        *iid,
-                        *pid,
-                        locs[0],
-                        format!("platform:bench-{s}-{}", locs[0]),
-                    )
-                    .await;
-                })
-                .await;
+            credit_events(state, chunk, &format!("bench-{s}")).await;
             next += step;
             tokio::time::sleep_until(next.into()).await;
         }

@@ -22,6 +22,14 @@ fn task(integration: i64, key: Option<&str>) -> NewTask {
     NewTask::now(integration, "test", json!({}), key.map(str::to_owned))
 }
 
+/// Queues a test task and returns its ID.
+async fn enqueued(db: &sea_orm::DatabaseConnection, integration: i64, key: Option<&str>) -> i64 {
+    tasks::enqueue(db, task(integration, key))
+        .await
+        .unwrap()
+        .id()
+}
+
 fn req(owner: &str, limit: usize, per: usize) -> ClaimRequest<'_> {
     ClaimRequest {
         owner,
@@ -130,10 +138,7 @@ async fn claims_are_round_robin_across_integrations() {
 async fn failures_back_off_then_die_and_ops_can_retry() {
     let (app, ps) = setup(1).await;
     let db = app.state.store.db();
-    let id = tasks::enqueue(db, task(ps[0].integration_id, None))
-        .await
-        .unwrap()
-        .id();
+    let id = enqueued(db, ps[0].integration_id, None).await;
     let t = tasks::claim(db, &req("w", 1, 1)).await.unwrap().remove(0);
     let later = now_ms() + 60_000;
     assert_eq!(
@@ -181,10 +186,7 @@ async fn failures_back_off_then_die_and_ops_can_retry() {
 async fn an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish() {
     let (app, ps) = setup(1).await;
     let db = app.state.store.db();
-    let id = tasks::enqueue(db, task(ps[0].integration_id, Some("link:1")))
-        .await
-        .unwrap()
-        .id();
+    let id = enqueued(db, ps[0].integration_id, Some("link:1")).await;
     let short = ClaimRequest {
         lease_ms: 1,
         ..req("crashed", 1, 1)
@@ -211,23 +213,14 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish() {
 async fn leases_of_a_lost_claim_answer_lapse_and_are_claimed_again_at_once() {
     let (app, ps) = setup(2).await;
     let db = app.state.store.db();
-    let held = tasks::enqueue(db, task(ps[0].integration_id, Some("link:1")))
-        .await
-        .unwrap()
-        .id();
-    let lost = tasks::enqueue(db, task(ps[1].integration_id, Some("link:2")))
-        .await
-        .unwrap()
-        .id();
+    let held = enqueued(db, ps[0].integration_id, Some("link:1")).await;
+    let lost = enqueued(db, ps[1].integration_id, Some("link:2")).await;
     // One claim takes both; the worker "heard" only of `held` (the answer about the other
     // was lost with the connection).
     let claimed = tasks::claim(db, &req("w", 10, 1)).await.unwrap();
     assert_eq!(claimed.len(), 2);
     // Another worker's running task is never touched.
-    let other = tasks::enqueue(db, task(ps[1].integration_id, Some("link:3")))
-        .await
-        .unwrap()
-        .id();
+    let other = enqueued(db, ps[1].integration_id, Some("link:3")).await;
     assert!(
         tasks::claim(db, &req("v", 10, 1)).await.unwrap().is_empty(),
         "w holds tenant 1"
@@ -261,10 +254,7 @@ async fn a_failed_task_with_a_pending_twin_is_superseded() {
     let (app, ps) = setup(1).await;
     let db = app.state.store.db();
     let i = ps[0].integration_id;
-    let id = tasks::enqueue(db, task(i, Some("credit:5")))
-        .await
-        .unwrap()
-        .id();
+    let id = enqueued(db, i, Some("credit:5")).await;
     tasks::claim(db, &req("w", 1, 1)).await.unwrap();
     let twin = tasks::enqueue(db, task(i, Some("credit:5"))).await.unwrap();
     assert_ne!(twin.id(), id);
