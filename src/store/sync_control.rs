@@ -68,7 +68,9 @@ fn refusal_column(refusal: Refusal) -> &'static str {
     }
 }
 
-/// Counts one more refusal of this kind; returns the count since the last reset.
+/// Counts one more refusal of this kind; returns the count since the last reset. Only an
+/// active integration counts: a task still in flight when the integration was disconnected
+/// must not leave a count behind for the reconnect (0 is returned).
 pub async fn refused<C: ConnectionTrait>(
     db: &C,
     integration_id: i64,
@@ -79,7 +81,10 @@ pub async fn refused<C: ConnectionTrait>(
     let row = db
         .query_one_raw(stmt(
             b,
-            &format!("UPDATE integrations SET {col} = {col} + 1 WHERE id = $1 RETURNING {col}"),
+            &format!(
+                "UPDATE integrations SET {col} = {col} + 1 \
+                 WHERE id = $1 AND state = 'active' RETURNING {col}"
+            ),
             vec![integration_id.into()],
         ))
         .await?;
