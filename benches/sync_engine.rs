@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench sync_engine` (SQLite), with `DATABASE_URL=postgres://…` for the
 //! PostgreSQL lines too (each PostgreSQL run works in a schema of its own and drops it).
-//! `BENCH_SCALE` (default 1.0) shrinks or grows every workload.
+//! `BENCH_SCALE` (default 1.0) shrinks or grows every workload; `BENCH_DB=postgres` (or
+//! `sqlite`) runs the sections on that database alone.
 //!
 //! 1. Throughput (tasks/s) with 2,000 and with 20,000 due tasks (the first 2,000 of them
 //!    timed), their ratio, and database round trips per task: one-call credit tasks across 20
@@ -1006,6 +1007,10 @@ fn main() {
     let mut dbs = vec![Db::Sqlite];
     if let Some(url) = pg.as_deref() {
         dbs.push(Db::Postgres(url));
+    }
+    // `BENCH_DB=postgres` (or `sqlite`) runs the sections on that database alone.
+    if let Ok(only_db) = std::env::var("BENCH_DB") {
+        dbs.retain(|db| db.label() == only_db.trim());
     }
     rt.block_on(async {
         // `BENCH_ONLY=scale_out,latency` (a comma-separated list of sections) runs just those.
