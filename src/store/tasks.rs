@@ -224,6 +224,9 @@ pub struct ClaimRequest<'a> {
     pub lease_ms: i64,
     /// Tasks in flight at most per integration (this worker's running ones included).
     pub per_integration: usize,
+    /// Integrations this claim leaves alone (the worker is handing them over, see
+    /// `sync::worker`).
+    pub skip: &'a [i64],
 }
 
 /// The claim's first part, shared by both databases. `open`: the integrations that may take
@@ -276,6 +279,9 @@ const CLAIM_DUE_SQLITE: &str = "\
         SELECT id, integration_id, run_after_ms FROM sync_tasks \
         WHERE state = 'running' AND lease_until_ms < $2), ";
 
+/// Leaves out the integrations of `ClaimRequest::skip` (`${N}`: their IDs, comma-separated).
+const CLAIM_SKIP: &str = "AND ',' || ${N} || ',' NOT LIKE '%,' || CAST(i.id AS TEXT) || ',%'";
+
 /// PostgreSQL serves only the integrations the claim's first statement locked ($7: their IDs,
 /// comma-separated).
 const CLAIM_LOCKED_PG: &str = "AND i.id = ANY(CAST(string_to_array($7, ',') AS BIGINT[]))";
@@ -295,7 +301,7 @@ const CLAIM_LOCK_PG: &str = "\
             CASE WHEN EXISTS (SELECT 1 FROM sync_tasks r WHERE r.integration_id = i.id \
                AND r.state = 'running' AND r.lease_until_ms < $2) THEN 0 END) AS first_due \
         FROM integrations i \
-        WHERE i.state = 'active' AND i.sync_paused_at IS NULL \
+        WHERE i.state = 'active' AND i.sync_paused_at IS NULL {SKIP} \
           AND NOT EXISTS (SELECT 1 FROM sync_tasks o WHERE o.integration_id = i.id \
                AND o.state = 'running' AND o.lease_until_ms >= $2 AND o.lease_owner <> $1) \
           AND (SELECT COUNT(*) FROM sync_tasks m WHERE m.integration_id = i.id \
@@ -328,7 +334,7 @@ fn candidates(b: DbBackend) -> String {
             "{}{CLAIM_DUE_SQLITE}{CLAIM_PICK}",
             CLAIM_OPEN
                 .replace("{UPTO}", CLAIM_UPTO_SQLITE)
-                .replace("{LOCKED}", "")
+                .replace("{LOCKED}", &CLAIM_SKIP.replace("{N}", "8"))
         ),
     }
 }
@@ -339,6 +345,12 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
     let b = db.get_database_backend();
     let now = now_ms();
     let lease_until = now + req.lease_ms;
+    let skip: String = req
+        .skip
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let values = vec![
         req.owner.to_owned().into(),
         now.into(),
@@ -356,8 +368,11 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
             // The integrations this claim serves, each locked against every other claim until
             // the commit: "one process per tenant at a time" stays exact without serialising
             // the claims of different tenants.
+            let mut lock_values = values[..5].to_vec();
+            lock_values.push(skip.into());
+            let lock_sql = CLAIM_LOCK_PG.replace("{SKIP}", &CLAIM_SKIP.replace("{N}", "6"));
             let locked: Vec<i64> = txn
-                .query_all_raw(stmt(b, CLAIM_LOCK_PG, values[..5].to_vec()))
+                .query_all_raw(stmt(b, &lock_sql, lock_values))
                 .await?
                 .iter()
                 .map(|r| r.try_get_by_index::<i64>(0))
@@ -391,6 +406,10 @@ pub async fn claim(db: &DatabaseConnection, req: &ClaimRequest<'_>) -> StoreResu
         }
         _ => {
             let sql = format!("{update_head} WHERE id IN ({candidates}) RETURNING *");
+            let mut values = values;
+            // $7 is PostgreSQL's; SQLite numbers its parameters, so it takes a stand-in.
+            values.push(Value::from(""));
+            values.push(skip.into());
             Ok(Task::find_by_statement(stmt(b, &sql, values))
                 .all(db)
                 .await?)
@@ -453,6 +472,48 @@ pub async fn lapse_unheld<C: ConnectionTrait>(
     let mut values: Vec<Value> = vec![owner.to_owned().into()];
     values.extend(held.iter().map(|id| Value::from(*id)));
     Ok(db.execute_raw(stmt(b, &sql, values)).await?.rows_affected())
+}
+
+/// Gives back tasks `owner` claimed but never started (a worker stopping with claimed tasks
+/// still waiting for a slot): they are pending again, the claim's attempt undone. One whose
+/// dedupe key has a pending twin by now is done instead, superseded by the twin (which does
+/// the same work). Returns how many were given back either way.
+pub async fn unclaim<C: ConnectionTrait>(db: &C, owner: &str, ids: &[i64]) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let b = db.get_database_backend();
+    let list = (0..ids.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut values: Vec<Value> = vec![owner.to_owned().into(), ts_now().into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let mine = format!("lease_owner = $1 AND state = 'running' AND id IN ({list})");
+    // A twin that appears at the same moment trips the unique index: the second statement
+    // then settles every row the first left.
+    let pending = db
+        .execute_raw(stmt(
+            b,
+            &format!(
+                "UPDATE sync_tasks SET state = 'pending', lease_owner = NULL, lease_until_ms = NULL,                  attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $2                  WHERE {mine} AND NOT EXISTS (SELECT 1 FROM sync_tasks o WHERE o.state = 'pending'                    AND o.dedupe_key IS NOT NULL AND o.dedupe_key = sync_tasks.dedupe_key)"
+            ),
+            values.clone(),
+        ))
+        .await
+        .map(|r| r.rows_affected())
+        .unwrap_or(0);
+    let superseded = db
+        .execute_raw(stmt(
+            b,
+            &format!(
+                "UPDATE sync_tasks SET state = 'done', lease_owner = NULL, lease_until_ms = NULL,                  last_error = 'superseded by a newer pending task (claimed, not started before                  the worker stopped)', updated_at = $2 WHERE {mine}"
+            ),
+            values,
+        ))
+        .await?
+        .rows_affected();
+    Ok(pending + superseded)
 }
 
 /// Marks a task done. `false` when the lease was lost (another worker took it over).

@@ -29,6 +29,11 @@ pub struct WorkerOptions {
     pub backoff_cap: Duration,
     /// Sleep between claims when the queue is empty.
     pub idle_sleep: Duration,
+    /// How long this worker keeps an integration without a break before it hands it over:
+    /// it claims none of its tasks until those in hand are done, plus two idle sleeps, so
+    /// that another worker (which claims every idle sleep) can take it. Without it, claims
+    /// made ahead would keep a busy integration with one worker for good.
+    pub handover_after: Duration,
     /// Seconds between inbound polls per integration and stream.
     pub poll_interval: Duration,
     /// How far back each poll re-reads (clock skew, late commits).
@@ -56,6 +61,7 @@ impl WorkerOptions {
             backoff_base: Duration::from_millis(s.backoff_base_ms),
             backoff_cap: Duration::from_secs(s.backoff_cap_secs),
             idle_sleep: Duration::from_millis(100),
+            handover_after: Duration::from_secs(5),
             poll_interval: Duration::from_secs(s.poll_interval_secs.max(1)),
             poll_overlap: Duration::from_secs(120),
             page_size: 200,

@@ -5,9 +5,15 @@
 //! it starts and once when it ends, backs off while it lasts and resumes by itself. A task's
 //! outcome (done, retry, dead) is written again and again until the database answers, for as
 //! long as the task's lease lasts; after that the lease lapses and the next claim re-runs the
-//! (idempotent) handler. The heartbeat renews only the leases of tasks this worker is running,
-//! so a row it lost track of can never stay `running` for good.
-use std::collections::HashMap;
+//! (idempotent) handler. The heartbeat renews only the leases of tasks this worker is running
+//! or has claimed to run next, so a row it lost track of can never stay `running` for good.
+//!
+//! Claims are pipelined: one claim is in flight while the tasks of the previous one run, and
+//! up to `concurrency` claimed tasks wait for a slot, so a freed slot starts the next task at
+//! once instead of waiting out a claim's round trips (the sequential claim loop, not the
+//! database, was what capped a worker's throughput). At the stop, claimed tasks that never
+//! started are lapsed at once for the next worker.
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +56,7 @@ where
     let ctx = Arc::new(SyncContext::new(state, opts)?);
     tracing::info!(owner = %ctx.opts.owner, concurrency = ctx.opts.concurrency, "worker started");
     let leases = Arc::new(Leases::default());
+    let hands = Arc::new(Hands::default());
     let clients = Arc::new(Clients::default());
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let completer = Completer { tx: done_tx };
@@ -64,101 +71,270 @@ where
     let slots = Arc::new(Semaphore::new(ctx.opts.concurrency));
     let mut running = JoinSet::new();
     let mut claims = OutageLog::new("claim");
+    // Claimed tasks waiting for a slot, oldest claim first. A claim runs while the tasks of
+    // the previous one run and wait here, so a slot that frees up starts the next task at
+    // once instead of waiting out a claim's round trips.
+    let mut queued: VecDeque<Claimed> = VecDeque::new();
+    let mut claiming: Option<tokio::task::JoinHandle<ClaimAnswer>> = None;
+    // No claim before this moment (nothing was due, or the database failed).
+    let mut next_claim = Instant::now();
     // Set by a failed claim: its tasks may be leased to this worker in the database all the
     // same (a COMMIT whose answer was lost), so the next claim first lapses every lease this
     // worker holds there but not here.
     let mut claim_failed = false;
+    // Claim in batches: a claim costs a few round trips whatever its size, so claiming one
+    // slot at a time would spend the database on claims instead of work. Up to `concurrency`
+    // tasks more than the slots are claimed ahead.
+    let batch = (ctx.opts.concurrency / 4).max(1);
+    let most = ctx.opts.concurrency * 2;
     tokio::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
-        // Claim in batches: a claim costs a few round trips whatever its size, so claiming
-        // one slot at a time would spend the database on claims instead of work.
-        let batch = (ctx.opts.concurrency / 4).max(1);
-        if free == 0 || (free < batch && !running.is_empty()) {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = running.join_next() => continue,
-                _ = tokio::time::sleep(ctx.opts.idle_sleep) => continue,
-            }
-        }
-        let req = ClaimRequest {
-            owner: &ctx.opts.owner,
-            limit: free,
-            lease_ms: ctx.opts.lease.as_millis() as i64,
-            per_integration: ctx.opts.per_integration,
-        };
-        // Taken before the claim: the lease written in the database ends no later than this.
-        let leased_at = Instant::now();
-        let turn = ctx.state.store.write_turn().await;
-        let claimed = claim_after(&ctx, &req, &leases, claim_failed).await;
-        drop(turn);
-        claim_failed = claimed.is_err();
-        let claimed = match claimed {
-            Ok(c) => {
-                claims.ok();
-                c
-            }
-            Err(e) => {
-                let pause = claims.failed(&e);
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(pause) => continue,
-                    Some(_) = running.join_next() => continue,
-                }
-            }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(ctx.opts.idle_sleep) => continue,
-                Some(_) = running.join_next() => continue,
-            }
-        }
-        // The batch's integration rows in one read (fresh: a credential, mapping or state
-        // change made by any process is seen by the next claim). A failed read leaves each
-        // task to read its own.
-        let mut ids: Vec<i64> = claimed.iter().map(|t| t.integration_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let rows: HashMap<i64, Integration> = integrations::find_many(ctx.state.store.db(), &ids)
-            .await
-            .map(|rows| rows.into_iter().map(|r| (r.id, r)).collect())
-            .unwrap_or_default();
-        for task in claimed {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
+        while !queued.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            // Held (and so renewed) only once it runs: a claimed task that never starts is
-            // left to lapse and be claimed again.
-            leases.hold(task.id, leased_at + ctx.opts.lease);
+            let Some(next) = queued.pop_front() else {
+                break;
+            };
+            // A task that waited so long that its lease is close to lapsing is left to lapse
+            // and be claimed again (it never started).
+            if next.lease_until.saturating_duration_since(Instant::now()) < ctx.opts.lease / 2 {
+                leases.release(next.task.id);
+                hands.let_go(next.task.integration_id, ctx.opts.idle_sleep * 2);
+                continue;
+            }
             let ctx = ctx.clone();
             let leases = leases.clone();
             let clients = clients.clone();
             let completer = completer.clone();
-            let row = rows.get(&task.integration_id).cloned();
+            let hands = hands.clone();
             running.spawn(async move {
-                let id = task.id;
+                let (id, iid) = (next.task.id, next.task.integration_id);
                 let run = Run {
                     ctx: &ctx,
                     leases: &leases,
                     clients: &clients,
                     completer: &completer,
                 };
-                run.execute(task, row).await;
+                run.execute(next.task, next.row).await;
                 leases.release(id);
+                hands.let_go(iid, ctx.opts.idle_sleep * 2);
                 drop(permit);
             });
         }
+        let outstanding = running.len() + queued.len();
+        let room = most.saturating_sub(outstanding);
+        if claiming.is_none()
+            && Instant::now() >= next_claim
+            && (room >= batch || (outstanding == 0 && room > 0))
+        {
+            claiming = Some(tokio::spawn(claim_batch(
+                ctx.clone(),
+                leases.clone(),
+                hands.clone(),
+                room,
+                claim_failed,
+            )));
+        }
+        let wait = if claiming.is_some() {
+            ctx.opts.idle_sleep
+        } else {
+            next_claim
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+                .min(ctx.opts.idle_sleep)
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            answer = async { claiming.as_mut().expect("a claim in flight").await },
+                if claiming.is_some() =>
+            {
+                claiming = None;
+                let answer = answer.unwrap_or_else(|e| {
+                    Err(StoreError::Unavailable(format!("the claim stopped: {e}")))
+                });
+                claim_failed = answer.is_err();
+                match answer {
+                    Ok(claimed) => {
+                        claims.ok();
+                        if claimed.is_empty() {
+                            next_claim = Instant::now() + ctx.opts.idle_sleep;
+                        }
+                        queued.extend(claimed);
+                    }
+                    Err(e) => next_claim = Instant::now() + claims.failed(&e),
+                }
+            }
+            Some(_) = running.join_next() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
     }
-    tracing::info!(owner = %ctx.opts.owner, in_flight = running.len(), "worker stopping");
-    let drain = async { while running.join_next().await.is_some() {} };
+    tracing::info!(owner = %ctx.opts.owner, in_flight = running.len(), queued = queued.len(), "worker stopping");
+    let drain = async {
+        if let Some(claim) = claiming
+            && let Ok(Ok(claimed)) = claim.await
+        {
+            queued.extend(claimed);
+        }
+        while running.join_next().await.is_some() {}
+    };
     if tokio::time::timeout(ctx.opts.lease, drain).await.is_err() {
         running.abort_all();
+    }
+    // Tasks claimed but never started go back to the queue for the next worker now, rather
+    // than after their lease; so do (lapsed) any that an aborted task held.
+    let db = ctx.state.store.db();
+    let never_started: Vec<i64> = queued.iter().map(|c| c.task.id).collect();
+    for id in &never_started {
+        leases.release(*id);
+    }
+    match tasks::unclaim(db, &ctx.opts.owner, &never_started).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            n,
+            "claimed tasks not started before the stop are back in the queue"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not give back the claimed tasks not started; their leases will lapse")
+        }
+    }
+    if let Err(e) = tasks::lapse_unheld(db, &ctx.opts.owner, &[]).await {
+        tracing::warn!(error = %e, "could not lapse the leases left at the stop");
     }
     background.abort_all();
     completing.abort();
     Ok(())
+}
+
+/// The integrations this worker has tasks of in hand (claimed, queued or running), how many,
+/// and since when without a break. A claim made while tasks run keeps a busy integration in
+/// hand for good, and another worker never gets a turn at it (one worker per integration at
+/// a time): after `handover_after` without a break the worker hands it over, claiming none
+/// of its tasks until those in hand are done and two idle sleeps more (another worker claims
+/// every idle sleep).
+#[derive(Debug, Default)]
+struct Hands {
+    by_id: Mutex<HashMap<i64, Hand>>,
+}
+
+#[derive(Debug)]
+struct Hand {
+    count: usize,
+    since: Instant,
+    handing_over: bool,
+    free_again: Option<Instant>,
+}
+
+impl Hands {
+    fn took(&self, integration_id: i64) {
+        let now = Instant::now();
+        let mut by_id = self.by_id.lock();
+        let hand = by_id.entry(integration_id).or_insert(Hand {
+            count: 0,
+            since: now,
+            handing_over: false,
+            free_again: None,
+        });
+        if hand.count == 0 {
+            hand.since = now;
+        }
+        hand.count += 1;
+    }
+
+    fn let_go(&self, integration_id: i64, pause: Duration) {
+        let mut by_id = self.by_id.lock();
+        let Some(hand) = by_id.get_mut(&integration_id) else {
+            return;
+        };
+        hand.count = hand.count.saturating_sub(1);
+        if hand.count == 0 {
+            if hand.handing_over {
+                hand.handing_over = false;
+                hand.free_again = Some(Instant::now() + pause);
+            } else if hand.free_again.is_none() {
+                by_id.remove(&integration_id);
+            }
+        }
+    }
+
+    /// The integrations the next claim leaves alone.
+    fn handing_over(&self, after: Duration) -> Vec<i64> {
+        let now = Instant::now();
+        let mut by_id = self.by_id.lock();
+        by_id.retain(|_, h| h.count > 0 || h.free_again.is_some_and(|t| t > now));
+        let mut skip = Vec::new();
+        for (id, hand) in by_id.iter_mut() {
+            if hand.count > 0 && now.duration_since(hand.since) >= after {
+                hand.handing_over = true;
+            }
+            if hand.handing_over || hand.free_again.is_some_and(|t| t > now) {
+                skip.push(*id);
+            }
+        }
+        skip.sort_unstable();
+        skip
+    }
+}
+
+/// A claimed task with its integration as read after the claim (`None`: read it when it
+/// runs) and when its lease, as written by the claim, runs out.
+struct Claimed {
+    task: Task,
+    row: Option<Integration>,
+    lease_until: Instant,
+}
+
+type ClaimAnswer = StoreResult<Vec<Claimed>>;
+
+/// One claim of up to `limit` tasks, their integration rows read with it. The claimed tasks
+/// are held in `leases` (so the heartbeat renews them) from the moment the claim answers.
+async fn claim_batch(
+    ctx: Arc<SyncContext>,
+    leases: Arc<Leases>,
+    hands: Arc<Hands>,
+    limit: usize,
+    previous_failed: bool,
+) -> ClaimAnswer {
+    let skip = hands.handing_over(ctx.opts.handover_after);
+    let req = ClaimRequest {
+        owner: &ctx.opts.owner,
+        limit,
+        lease_ms: ctx.opts.lease.as_millis() as i64,
+        per_integration: ctx.opts.per_integration,
+        skip: &skip,
+    };
+    // Taken before the claim: the lease written in the database ends no later than this.
+    let lease_until = Instant::now() + ctx.opts.lease;
+    let claimed = {
+        let _turn = ctx.state.store.write_turn().await;
+        claim_after(&ctx, &req, &leases, previous_failed).await?
+    };
+    for task in &claimed {
+        leases.hold(task.id, lease_until);
+        hands.took(task.integration_id);
+    }
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The batch's integration rows in one read (fresh: a credential, mapping or state change
+    // made by any process is seen by the next claim). A failed read leaves each task to read
+    // its own.
+    let mut ids: Vec<i64> = claimed.iter().map(|t| t.integration_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: HashMap<i64, Integration> = integrations::find_many(ctx.state.store.db(), &ids)
+        .await
+        .map(|rows| rows.into_iter().map(|r| (r.id, r)).collect())
+        .unwrap_or_default();
+    Ok(claimed
+        .into_iter()
+        .map(|task| Claimed {
+            row: rows.get(&task.integration_id).cloned(),
+            task,
+            lease_until,
+        })
+        .collect())
 }
 
 /// Claims, first lapsing the leases this worker holds in the database on tasks it does not
@@ -684,6 +860,33 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+
+    #[test]
+    fn an_integration_held_without_a_break_is_handed_over_then_claimed_again() {
+        let hands = Hands::default();
+        let pause = Duration::from_millis(40);
+        hands.took(1);
+        hands.took(1);
+        hands.took(2);
+        assert!(hands.handing_over(Duration::from_secs(60)).is_empty());
+        // Held past the limit: both are left alone until their tasks are done, and a pause more.
+        let skip = hands.handing_over(Duration::ZERO);
+        assert_eq!(skip, vec![1, 2]);
+        hands.let_go(1, pause);
+        assert_eq!(hands.handing_over(Duration::from_secs(60)), vec![1, 2]);
+        hands.let_go(1, pause);
+        hands.let_go(2, pause);
+        assert_eq!(hands.handing_over(Duration::from_secs(60)), vec![1, 2]);
+        std::thread::sleep(pause + Duration::from_millis(10));
+        assert!(hands.handing_over(Duration::from_secs(60)).is_empty());
+        // Taken again, the clock starts afresh.
+        hands.took(1);
+        assert!(hands.handing_over(Duration::from_secs(60)).is_empty());
+        // An integration whose tasks all finish in time is never handed over.
+        hands.let_go(1, pause);
+        assert!(hands.handing_over(Duration::ZERO).is_empty());
+        assert!(hands.by_id.lock().is_empty());
+    }
 
     fn down() -> StoreError {
         StoreError::Unavailable("connection refused".into())

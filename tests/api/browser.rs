@@ -482,6 +482,7 @@ async fn ops_sync_card(w: &World, c: &Client, base: &str, shots: &mut Shots) {
     .unwrap()
     .id();
     let req = ClaimRequest {
+        skip: &[],
         owner: "browser",
         limit: 100,
         lease_ms: 60_000,

@@ -41,6 +41,7 @@ async fn the_heartbeat_renews_only_the_tasks_it_names() {
         .unwrap();
     }
     let req = ClaimRequest {
+        skip: &[],
         owner: "w",
         limit: 10,
         lease_ms: 800,
@@ -87,6 +88,7 @@ async fn a_task_whose_outcome_was_never_written_runs_again_on_the_same_worker() 
     let orphan = tasks::claim(
         db,
         &ClaimRequest {
+            skip: &[],
             owner: &opts.owner,
             limit: 10,
             lease_ms: 1000,

@@ -25,6 +25,7 @@ async fn dead_task(w: &World, iid: i64, error: &str) -> i64 {
     .unwrap()
     .id();
     let req = ClaimRequest {
+        skip: &[],
         owner: "w",
         limit: 10,
         lease_ms: 60_000,

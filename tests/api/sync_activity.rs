@@ -858,6 +858,7 @@ async fn dead_tasks_raise_one_ops_digest_per_hour_and_a_gauge() {
     let claimed = titanbridge::store::tasks::claim(
         db,
         &titanbridge::store::tasks::ClaimRequest {
+            skip: &[],
             owner: "t",
             limit: 1,
             lease_ms: 60_000,

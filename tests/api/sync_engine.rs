@@ -119,3 +119,74 @@ async fn a_credential_change_reaches_the_next_task_not_a_cached_client() {
     )
     .await;
 }
+
+/// Rows `owner` holds a live lease on.
+async fn leased_to(w: &World, owner: &str) -> usize {
+    sync_task::Entity::find()
+        .filter(sync_task::Column::State.eq("running"))
+        .filter(sync_task::Column::LeaseOwner.eq(owner))
+        .filter(sync_task::Column::LeaseUntilMs.gt(titanbridge::store::now_ms()))
+        .all(w.app.state.store.db())
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn the_worker_claims_ahead_of_its_slots_and_frees_what_it_did_not_start_when_it_stops() {
+    // Slow ServiceTitan calls keep two slots busy while a backlog waits.
+    let cfg = SandboxConfig {
+        faults: titanbridge::sandbox::Faults {
+            latency: Duration::from_millis(150),
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    };
+    let w = world_with(1, cfg).await;
+    for n in 0..12 {
+        let id = format!("m-{n}");
+        assert_eq!(
+            w.put_member(0, &id, &member_body(n, None)).await.status(),
+            200
+        );
+    }
+    let mut opts = test_worker_options(&w.app.state.settings);
+    opts.concurrency = 2;
+    opts.per_integration = 8;
+    let owner = opts.owner.clone();
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(titanbridge::sync::worker::run_worker_with(
+        w.app.state.clone(),
+        opts,
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        },
+    ));
+    // The next claim is made while two tasks run: more than the two slots are leased, never
+    // more than twice as many.
+    let ahead = wait_for("tasks claimed ahead of the slots", WAIT, || async {
+        let n = leased_to(&w, &owner).await;
+        (n > 2).then_some(n)
+    })
+    .await;
+    assert!(ahead <= 4, "{ahead} leased with 2 slots");
+    for _ in 0..10 {
+        let n = leased_to(&w, &owner).await;
+        assert!(n <= 4, "{n} leased with 2 slots");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Stopped mid-backlog, the worker finishes what it started and frees the rest at once
+    // instead of leaving it leased (to nobody) for a whole lease.
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    assert_eq!(leased_to(&w, &owner).await, 0);
+    let pending = sync_task::Entity::find()
+        .filter(sync_task::Column::State.is_in(["pending", "running"]))
+        .all(w.app.state.store.db())
+        .await
+        .unwrap();
+    assert!(
+        !pending.is_empty(),
+        "the backlog was not left for the next worker"
+    );
+}

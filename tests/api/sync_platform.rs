@@ -182,6 +182,7 @@ async fn ops_see_dead_tasks_with_their_reason_and_can_retry_them() {
     .unwrap()
     .id();
     let req = ClaimRequest {
+        skip: &[],
         owner: "w",
         limit: 1,
         lease_ms: 60_000,

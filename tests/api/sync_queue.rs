@@ -32,6 +32,7 @@ async fn enqueued(db: &sea_orm::DatabaseConnection, integration: i64, key: Optio
 
 fn req(owner: &str, limit: usize, per: usize) -> ClaimRequest<'_> {
     ClaimRequest {
+        skip: &[],
         owner,
         limit,
         lease_ms: 60_000,
@@ -188,6 +189,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish() {
     let db = app.state.store.db();
     let id = enqueued(db, ps[0].integration_id, Some("link:1")).await;
     let short = ClaimRequest {
+        skip: &[],
         lease_ms: 1,
         ..req("crashed", 1, 1)
     };
@@ -401,4 +403,44 @@ async fn batched_completion_skips_lost_leases_and_finished_tasks_are_purged_afte
     assert!(tasks::get(db, ids[2]).await.unwrap().is_none());
     assert_eq!(tasks::get(db, ids[3]).await.unwrap().unwrap().state, "done");
     assert_eq!(tasks::get(db, dead).await.unwrap().unwrap().state, "dead");
+}
+
+#[tokio::test]
+async fn a_claim_skips_the_integrations_handed_over_and_unclaimed_tasks_are_pending_again() {
+    let (app, ps) = setup(2).await;
+    let db = app.state.store.db();
+    let (a, b) = (ps[0].integration_id, ps[1].integration_id);
+    let ta = enqueued(db, a, Some("credit:a")).await;
+    let tb = enqueued(db, b, Some("credit:b")).await;
+    let skip_a = ClaimRequest {
+        skip: &[a],
+        ..req("w", 10, 4)
+    };
+    let claimed = tasks::claim(db, &skip_a).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![tb],
+        "only the integration not handed over is served"
+    );
+    let claimed = tasks::claim(db, &req("w", 10, 4)).await.unwrap();
+    assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ta]);
+
+    // Given back unstarted: pending, the attempt undone. One with a pending twin by now is
+    // superseded by it; another owner's lease is left alone.
+    let twin = enqueued(db, b, Some("credit:b")).await;
+    assert_ne!(twin, tb);
+    assert_eq!(tasks::unclaim(db, "other", &[ta, tb]).await.unwrap(), 0);
+    assert_eq!(tasks::unclaim(db, "w", &[ta, tb]).await.unwrap(), 2);
+    let a_row = tasks::get(db, ta).await.unwrap().unwrap();
+    assert_eq!(
+        (a_row.state.as_str(), a_row.attempts, a_row.lease_owner),
+        ("pending", 0, None)
+    );
+    let b_row = tasks::get(db, tb).await.unwrap().unwrap();
+    assert_eq!(b_row.state, "done");
+    assert!(b_row.last_error.unwrap().contains("superseded"));
+    assert_eq!(
+        tasks::get(db, twin).await.unwrap().unwrap().state,
+        "pending"
+    );
 }

@@ -198,6 +198,7 @@ pub fn test_worker_options(settings: &Settings) -> WorkerOptions {
     o.per_integration = 4;
     o.lease = Duration::from_secs(5);
     o.idle_sleep = Duration::from_millis(25);
+    o.handover_after = Duration::from_millis(500);
     o.poll_interval = Duration::from_millis(500);
     o.backoff_base = Duration::from_millis(50);
     o.backoff_cap = Duration::from_secs(1);
