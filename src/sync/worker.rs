@@ -101,6 +101,8 @@ where
             // and be claimed again (it never started).
             if next.lease_until.saturating_duration_since(Instant::now()) < ctx.opts.lease / 2 {
                 leases.release(next.task.id);
+                // (No gap needed should this end a handover: the lease in the database
+                // lasts until it lapses.)
                 hands.let_go(next.task.integration_id, ctx.opts.idle_sleep * 2);
                 continue;
             }
@@ -110,16 +112,16 @@ where
             let completer = completer.clone();
             let hands = hands.clone();
             running.spawn(async move {
-                let (id, iid) = (next.task.id, next.task.integration_id);
+                let id = next.task.id;
                 let run = Run {
                     ctx: &ctx,
                     leases: &leases,
                     clients: &clients,
                     completer: &completer,
+                    hands: &hands,
                 };
                 run.execute(next.task, next.row).await;
                 leases.release(id);
-                hands.let_go(iid, ctx.opts.idle_sleep * 2);
                 drop(permit);
             });
         }
@@ -211,8 +213,8 @@ where
 /// and since when without a break. A claim made while tasks run keeps a busy integration in
 /// hand for good, and another worker never gets a turn at it (one worker per integration at
 /// a time): after `handover_after` without a break the worker hands it over, claiming none
-/// of its tasks until those in hand are done and two idle sleeps more (another worker claims
-/// every idle sleep).
+/// of its tasks until those in hand are done, then a [`handover_gap`] (its last lease kept)
+/// and two idle sleeps more (another worker claims every idle sleep).
 #[derive(Debug, Default)]
 struct Hands {
     by_id: Mutex<HashMap<i64, Hand>>,
@@ -242,20 +244,25 @@ impl Hands {
         hand.count += 1;
     }
 
-    fn let_go(&self, integration_id: i64, pause: Duration) {
+    /// One task of the integration is no longer in hand (its handler has returned; its
+    /// outcome is still to be written). `true` when that ends a handover: the caller then
+    /// waits [`handover_gap`] before writing the outcome, which releases the last lease.
+    fn let_go(&self, integration_id: i64, pause: Duration) -> bool {
         let mut by_id = self.by_id.lock();
         let Some(hand) = by_id.get_mut(&integration_id) else {
-            return;
+            return false;
         };
         hand.count = hand.count.saturating_sub(1);
         if hand.count == 0 {
             if hand.handing_over {
                 hand.handing_over = false;
                 hand.free_again = Some(Instant::now() + pause);
+                return true;
             } else if hand.free_again.is_none() {
                 by_id.remove(&integration_id);
             }
         }
+        false
     }
 
     /// The integrations the next claim leaves alone.
@@ -275,6 +282,17 @@ impl Hands {
         skip.sort_unstable();
         skip
     }
+}
+
+/// How long the last lease of an integration being handed over is kept after its handler
+/// returns: the client limiter's burst at the tenant's rate (10 calls at 60/s: 167 ms).
+/// Each worker paces a tenant with its own limiter, and the next worker starts with a full
+/// burst; were it to start the moment this one stopped, the tenant's bucket at ServiceTitan
+/// would carry both bursts, and every handover of a saturated tenant one more, until a 429.
+/// After the gap the bucket is as empty as this worker's pacing can have left it.
+fn handover_gap(ctx: &SyncContext) -> Duration {
+    let rate = ctx.state.settings.servicetitan.rate_limit_per_sec.max(1);
+    Duration::from_secs_f64(f64::from(crate::servicetitan::client_burst(rate)) / f64::from(rate))
 }
 
 /// A claimed task with its integration as read after the claim (`None`: read it when it
@@ -602,9 +620,24 @@ struct Run<'a> {
     leases: &'a Leases,
     clients: &'a Clients,
     completer: &'a Completer,
+    hands: &'a Hands,
 }
 
 impl Run<'_> {
+    /// The task's handler is done: it is out of hand. The last task of an integration being
+    /// handed over keeps its lease a little longer (see [`handover_gap`]).
+    async fn out_of_hand(&self, integration_id: i64) {
+        // Left alone for two idle sleeps after the gap, so that another worker's claim
+        // (every idle sleep) finds the integration free.
+        let gap = handover_gap(self.ctx);
+        if self
+            .hands
+            .let_go(integration_id, gap + self.ctx.opts.idle_sleep * 2)
+        {
+            tokio::time::sleep(gap).await;
+        }
+    }
+
     /// Runs one claimed task and records the outcome. `leases` must hold the task. `row` is
     /// its integration as read after the claim (`None`: read it now).
     async fn execute(&self, task: Task, row: Option<Integration>) {
@@ -620,6 +653,7 @@ impl Run<'_> {
                 .inc();
         };
         if task.attempts > ctx.opts.max_attempts {
+            self.out_of_hand(task.integration_id).await;
             let why = format!(
                 "gave up after {} attempts; the last one never finished (worker stopped?); last error: {}",
                 task.attempts - 1,
@@ -639,6 +673,7 @@ impl Run<'_> {
             },
             None => handlers::run(ctx, &task).await,
         };
+        self.out_of_hand(task.integration_id).await;
         let outcome = match result {
             Ok(finished) => {
                 let mut tried = false;
@@ -872,10 +907,11 @@ mod tests {
         // Held past the limit: both are left alone until their tasks are done, and a pause more.
         let skip = hands.handing_over(Duration::ZERO);
         assert_eq!(skip, vec![1, 2]);
-        hands.let_go(1, pause);
+        assert!(!hands.let_go(1, pause), "one of 1's tasks is still in hand");
         assert_eq!(hands.handing_over(Duration::from_secs(60)), vec![1, 2]);
-        hands.let_go(1, pause);
-        hands.let_go(2, pause);
+        // The last task in hand of each ends its handover (its lease is kept a gap longer).
+        assert!(hands.let_go(1, pause));
+        assert!(hands.let_go(2, pause));
         assert_eq!(hands.handing_over(Duration::from_secs(60)), vec![1, 2]);
         std::thread::sleep(pause + Duration::from_millis(10));
         assert!(hands.handing_over(Duration::from_secs(60)).is_empty());
@@ -883,7 +919,7 @@ mod tests {
         hands.took(1);
         assert!(hands.handing_over(Duration::from_secs(60)).is_empty());
         // An integration whose tasks all finish in time is never handed over.
-        hands.let_go(1, pause);
+        assert!(!hands.let_go(1, pause), "no handover, no gap");
         assert!(hands.handing_over(Duration::ZERO).is_empty());
         assert!(hands.by_id.lock().is_empty());
     }

@@ -11,6 +11,7 @@ use serde_json::json;
 use sync_support::*;
 use titanbridge::state::AppState;
 use titanbridge::store::entities::sync_task;
+use titanbridge::sync::WorkerOptions;
 
 fn finished(state: &AppState, outcome: &str) -> u64 {
     let m = &state.metrics.sync_tasks;
@@ -49,8 +50,14 @@ async fn two_workers_share_the_queue_without_running_a_task_twice_or_breaking_ra
     let b = AppState::build((*w.app.state.settings).clone(), false)
         .await
         .unwrap();
-    let _sa = spawn_worker(a.clone(), test_worker_options(&a.settings));
-    let _sb = spawn_worker(b.clone(), test_worker_options(&b.settings));
+    // Handovers every 150 ms: a busy tenant changes workers many times, and each change must
+    // leave the tenant's bucket at ServiceTitan as the last worker's pacing left it.
+    let opts = |s: &AppState| WorkerOptions {
+        handover_after: Duration::from_millis(150),
+        ..test_worker_options(&s.settings)
+    };
+    let _sa = spawn_worker(a.clone(), opts(&a));
+    let _sb = spawn_worker(b.clone(), opts(&b));
     let db = w.app.state.store.db();
     wait_for(
         "all outbound tasks done",
