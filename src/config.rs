@@ -67,6 +67,9 @@ pub struct DatabaseSettings {
     /// Milliseconds a web request waits for a database connection before it answers 503
     /// (the web server has its own pool; the worker's waits 10 s).
     pub web_acquire_timeout_ms: u64,
+    /// Connections per pool (the web server's and the worker's each); 8 by default, which
+    /// suits a database server with few cores (see `store::DEFAULT_MAX_CONNECTIONS`).
+    pub max_connections: u32,
 }
 
 /// Our ServiceTitan application's settings (per-partner credentials live in the database).
@@ -172,6 +175,7 @@ impl Default for Settings {
             mappings_dir: String::new(),
             database: DatabaseSettings {
                 web_acquire_timeout_ms: 1500,
+                max_connections: crate::store::DEFAULT_MAX_CONNECTIONS,
             },
             servicetitan: ServiceTitanSettings {
                 environment: "production".into(),
@@ -290,6 +294,12 @@ impl Settings {
             return Err(invalid(
                 "database.web_acquire_timeout_ms",
                 "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(invalid(
+                "database.max_connections",
+                "must be between 1 and 1000",
             ));
         }
         if !self.encryption_key.expose_secret().is_empty() {
@@ -473,6 +483,20 @@ mod tests {
         s.database.web_acquire_timeout_ms = 0;
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("database.web_acquire_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn max_connections_is_read_and_bounded() {
+        assert_eq!(Settings::default().database.max_connections, 8);
+        let s: Settings = defaults_figment()
+            .merge(Toml::string("[database]\nmax_connections = 24"))
+            .extract()
+            .expect("settings");
+        assert_eq!(s.database.max_connections, 24);
+        let mut s = Settings::default();
+        s.database.max_connections = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("database.max_connections"), "{err}");
     }
 
     #[test]

@@ -102,7 +102,13 @@ impl AppState {
                 reason: e.to_string(),
             }
         })?;
-        let store = Store::connect(&settings.database_url, None).await?;
+        let store = Store::connect_with(
+            &settings.database_url,
+            None,
+            crate::store::DEFAULT_ACQUIRE_TIMEOUT,
+            settings.database.max_connections,
+        )
+        .await?;
         if migrate {
             store.migrate().await?;
         }
