@@ -11,6 +11,7 @@ mod m0006_task_queue_indexes;
 mod m0007_sync_activity;
 mod m0008_not_offered;
 mod m0009_scope_refusals;
+mod m0010_stable_claim_plans;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_sync_activity::Migration),
             Box::new(m0008_not_offered::Migration),
             Box::new(m0009_scope_refusals::Migration),
+            Box::new(m0010_stable_claim_plans::Migration),
         ]
     }
 }
