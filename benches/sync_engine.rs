@@ -416,9 +416,10 @@ async fn drain(db: Db<'_>, due: usize, timed: usize) -> Drain {
 }
 
 async fn throughput(db: Db<'_>) {
-    let (small, large) = (scale(2000), scale(20000));
+    let (small, large, huge) = (scale(2000), scale(20000), scale(60000));
     let at_small = drain(db, small, small).await;
     let at_large = drain(db, large, small).await;
+    let at_huge = drain(db, huge, small).await;
     figure(
         &format!("throughput at {small} due"),
         db,
@@ -436,6 +437,16 @@ async fn throughput(db: Db<'_>) {
         &format!("backlog ratio ({large}/{small} due)"),
         db,
         format!("{:.2}", at_large.tasks_per_sec / at_small.tasks_per_sec),
+    );
+    figure(
+        &format!("throughput at {huge} due"),
+        db,
+        format!("{:.0} tasks/s (first {small} timed)", at_huge.tasks_per_sec),
+    );
+    figure(
+        &format!("backlog ratio ({huge}/{small} due)"),
+        db,
+        format!("{:.2}", at_huge.tasks_per_sec / at_small.tasks_per_sec),
     );
     figure(
         "round trips per task",
