@@ -47,6 +47,15 @@ pub(crate) fn index(table: &str, name: &str, cols: &[&str], unique: bool) -> Ind
     idx.to_owned()
 }
 
+/// Runs raw statements in order (migrations whose SQL the schema builder cannot express, such
+/// as partial indexes).
+pub(crate) async fn execute_all(m: &SchemaManager<'_>, sqls: &[&str]) -> Result<(), DbErr> {
+    for sql in sqls {
+        m.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 /// A foreign key that deletes children with their parent.
 pub(crate) fn fk(from_table: &str, from_col: &str, to_table: &str) -> ForeignKeyCreateStatement {
     ForeignKey::create()

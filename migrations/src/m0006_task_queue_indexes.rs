@@ -32,16 +32,10 @@ const DOWN: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for sql in UP {
-            m.get_connection().execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::execute_all(m, UP).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for sql in DOWN {
-            m.get_connection().execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::execute_all(m, DOWN).await
     }
 }

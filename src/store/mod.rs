@@ -276,18 +276,17 @@ impl Store {
         let max_connections = max_connections.max(1);
         let mut opts = ConnectOptions::new(url.to_owned());
         // sea-orm applies `connect_timeout` as sqlx's acquire timeout too, so set only the one.
-        opts.sqlx_logging(false).acquire_timeout(acquire_timeout);
+        opts.sqlx_logging(false)
+            .acquire_timeout(acquire_timeout)
+            .max_connections(max_connections);
         if url.starts_with("sqlite:") {
             // One writer at a time; WAL lets readers proceed, busy_timeout waits instead of failing.
-            opts.max_connections(max_connections)
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                        .busy_timeout(Duration::from_secs(30))
-                        .foreign_keys(true)
-                });
-        } else {
-            opts.max_connections(max_connections);
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+            });
         }
         if let Some(schema) = schema {
             opts.set_schema_search_path(schema.to_owned());
